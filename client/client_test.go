@@ -1,0 +1,241 @@
+package client_test
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vendortoken/vault-plugin-secrets-vendor/client"
+	"github.com/vendortoken/vault-plugin-secrets-vendor/client/vendortest"
+)
+
+// hardSecret holds every character that URL-escaping or form-encoding would
+// change, so a wire mistake cannot pass unnoticed.
+const hardSecret = "s3 cr%et#:@&+=/?x"
+
+// setup starts a fake for vendor with one account and returns creds for it.
+func setup(t *testing.T, vendor string) (*vendortest.Server, client.Creds, *client.HTTP) {
+	t.Helper()
+	acct := vendortest.Account{ID: "svc-vault", Secret: hardSecret}
+	c := client.Creds{ClientID: "svc-vault", ClientSecret: hardSecret}
+	switch vendor {
+	case "cyberark":
+		acct.ID = "svc-vault@cyberark.cloud.1234"
+		c.ClientID = acct.ID
+	case "privx":
+		acct.OAuthClientID, acct.OAuthClientSecret = "privx-external", "oauth %sec#ret:x"
+		c.OAuthClientID, c.OAuthClientSecret = acct.OAuthClientID, acct.OAuthClientSecret
+	case "oauth2":
+		acct.Scopes = []string{"read", "write"}
+		c.Scopes = []string{"read"}
+	}
+	srv := vendortest.NewServer(vendor, vendortest.WithAccount(acct))
+	t.Cleanup(srv.Close)
+	c.BaseURL = srv.RoleURL()
+	h, err := client.NewHTTP(client.Options{CACertPEM: srv.CACert(), UserAgent: "test", MaxRetries: 2,
+		RetryWaitMin: time.Millisecond, RetryWaitMax: 20 * time.Millisecond, Timeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return srv, c, h
+}
+
+func TestEveryVendorMintsATokenItsAPIAccepts(t *testing.T) {
+	for _, vendor := range vendortest.Vendors() {
+		t.Run(vendor, func(t *testing.T) {
+			srv, c, h := setup(t, vendor)
+			v, ok := client.Lookup(vendor)
+			if !ok {
+				t.Fatalf("no client for %s", vendor)
+			}
+			if err := client.Validate(v, c); err != nil {
+				t.Fatalf("Validate: %v", err)
+			}
+			tok, err := v.Token(context.Background(), h, c)
+			if err != nil {
+				t.Fatalf("Token: %v (fake rejections: %q)", err, srv.Rejections())
+			}
+			status, err := srv.CallAPI(tok.Authorization)
+			if err != nil || status != 200 {
+				t.Fatalf("vendor API answered %d, %v for %q", status, err, tok.Authorization)
+			}
+			if vendor == "cyberark-pam" {
+				if tok.Authorization != tok.AccessToken || tok.Lifetime != 0 {
+					t.Fatalf("pam token must be raw with no lifetime: %+v", tok)
+				}
+			} else {
+				if tok.Authorization != "Bearer "+tok.AccessToken || tok.TokenType != "Bearer" {
+					t.Fatalf("authorization %q type %q", tok.Authorization, tok.TokenType)
+				}
+				if tok.Lifetime <= 0 {
+					t.Fatalf("no lifetime parsed: %+v", tok)
+				}
+			}
+			if srv.Calls("token") != 1 {
+				t.Fatalf("token calls = %d", srv.Calls("token"))
+			}
+		})
+	}
+}
+
+func TestWrongSecretIsARejectionNamingTheVendor(t *testing.T) {
+	for _, vendor := range vendortest.Vendors() {
+		t.Run(vendor, func(t *testing.T) {
+			srv, c, h := setup(t, vendor)
+			c.ClientSecret = "wrong %secret#"
+			v, _ := client.Lookup(vendor)
+			_, err := v.Token(context.Background(), h, c)
+			var re *client.RejectedError
+			if !errors.As(err, &re) || !client.IsRejected(err) {
+				t.Fatalf("want a rejection, got %T %v", err, err)
+			}
+			if !strings.HasPrefix(err.Error(), vendor+" refused") || re.Status < 400 || re.Status > 403 {
+				t.Fatalf("message %q status %d", err, re.Status)
+			}
+			if strings.Contains(err.Error(), c.ClientSecret) {
+				t.Fatal("secret in error")
+			}
+			if srv.Calls("token") != 1 {
+				t.Fatalf("a rejection must not be retried: %d calls", srv.Calls("token"))
+			}
+		})
+	}
+}
+
+func TestTransientFailuresAreRetriedThenClassified(t *testing.T) {
+	cases := []struct {
+		name      string
+		fault     vendortest.Fault
+		wantClass string
+		wantCalls int
+		succeeds  bool
+	}{
+		{"one 503 then success", vendortest.Fault{Status: 503, Body: `{"error":"temporarily_unavailable"}`}, "", 2, true},
+		{"429 with Retry-After then success", vendortest.Fault{Status: 429, RetryAfter: "0"}, "", 2, true},
+		{"5xx every time", vendortest.Fault{Status: 500, Body: "boom", Times: -1}, client.ClassServer, 3, false},
+		{"429 asking for an hour", vendortest.Fault{Status: 429, RetryAfter: "3600", Times: -1}, client.ClassRateLimited, 1, false},
+		{"truncated JSON", vendortest.Fault{Body: `{"access_token":"abc","expi`}, client.ClassBadResponse, 1, false},
+		{"garbage", vendortest.Fault{Body: `<html>maintenance</html>`}, client.ClassBadResponse, 1, false},
+		{"no access_token", vendortest.Fault{Body: `{"token_type":"bearer"}`}, client.ClassBadResponse, 1, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			srv, c, h := setup(t, "incydr")
+			srv.Inject("token", tc.fault)
+			v, _ := client.Lookup("incydr")
+			_, err := v.Token(context.Background(), h, c)
+			if tc.succeeds != (err == nil) {
+				t.Fatalf("err = %v", err)
+			}
+			if err != nil {
+				var ue *client.UnavailableError
+				if !errors.As(err, &ue) || ue.Class != tc.wantClass || client.IsRejected(err) {
+					t.Fatalf("want class %q, got %T %v", tc.wantClass, err, err)
+				}
+			}
+			if got := srv.Calls("token"); got != tc.wantCalls {
+				t.Fatalf("calls = %d, want %d", got, tc.wantCalls)
+			}
+		})
+	}
+}
+
+func TestSlowVendorTimesOut(t *testing.T) {
+	srv, c, _ := setup(t, "cyral")
+	h, err := client.NewHTTP(client.Options{CACertPEM: srv.CACert(), Timeout: 50 * time.Millisecond, MaxRetries: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Inject("token", vendortest.Fault{Delay: 5 * time.Second})
+	v, _ := client.Lookup("cyral")
+	start := time.Now()
+	_, err = v.Token(context.Background(), h, c)
+	var ue *client.UnavailableError
+	if !errors.As(err, &ue) || ue.Class != client.ClassTimeout {
+		t.Fatalf("want timeout, got %v", err)
+	}
+	if time.Since(start) > 3*time.Second {
+		t.Fatal("timeout not enforced")
+	}
+}
+
+func TestUntrustedCertificateIsATLSError(t *testing.T) {
+	_, c, _ := setup(t, "cyral")
+	h, _ := client.NewHTTP(client.Options{MaxRetries: 2})
+	v, _ := client.Lookup("cyral")
+	_, err := v.Token(context.Background(), h, c)
+	var ue *client.UnavailableError
+	if !errors.As(err, &ue) || ue.Class != client.ClassTLS || !strings.Contains(err.Error(), "ca_cert") {
+		t.Fatalf("want TLS error naming ca_cert, got %v", err)
+	}
+}
+
+func TestRedirectIsNotFollowed(t *testing.T) {
+	srv, c, h := setup(t, "cyral")
+	srv.Inject("token", vendortest.Fault{Status: 307, Body: ""})
+	v, _ := client.Lookup("cyral")
+	_, err := v.Token(context.Background(), h, c)
+	if !client.IsRejected(err) || !strings.Contains(err.Error(), "redirect") {
+		t.Fatalf("want redirect rejection, got %v", err)
+	}
+	if srv.Calls("token") != 1 {
+		t.Fatal("redirect followed or retried")
+	}
+}
+
+// The raw-Basic vendors must not URL-escape; the fakes say so when they do.
+func TestURLEscapedBasicIsRejectedByRawVendors(t *testing.T) {
+	srv, c, h := setup(t, "incydr")
+	_ = h
+	req, _ := srv.APIRequest(srv.URL, "")
+	req.Method = "POST"
+	req.URL.Path = "/v1/oauth"
+	req.Header.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(c.ClientID)+":"+url.QueryEscape(c.ClientSecret))))
+	resp, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 401 {
+		t.Fatalf("escaped Basic accepted: %d", resp.StatusCode)
+	}
+	if r := srv.Rejections(); len(r) == 0 || !strings.Contains(r[len(r)-1], "URL-escaped") {
+		t.Fatalf("rejection reason %q", r)
+	}
+}
+
+func TestParseExpiresInShapes(t *testing.T) {
+	for body, want := range map[string]time.Duration{
+		`{"access_token":"a","expires_in":"300"}`: 300 * time.Second,
+		`{"access_token":"a","expires_in":900}`:   900 * time.Second,
+		`{"access_token":"a","expires_in":null}`:  0,
+		`{"access_token":"a"}`:                    0,
+		`{"access_token":"a","expires_in":"  "}`:  0,
+		`{"access_token":"a","expires_in":1.5e3}`: 1500 * time.Second,
+	} {
+		tok, err := client.ParseOAuthToken("x", []byte(body))
+		if err != nil || tok.Lifetime != want {
+			t.Errorf("%s: got %v, %v; want %v", body, tok.Lifetime, err, want)
+		}
+	}
+	for _, body := range []string{`{"access_token":"a","expires_in":"soon"}`, `{"access_token":"a","expires_in":-5}`, `{"access_token":"a","expires_in":{}}`, `[]`, `"tok"`} {
+		if _, err := client.ParseOAuthToken("x", []byte(body)); err == nil {
+			t.Errorf("%s: accepted", body)
+		}
+	}
+}
+
+func TestBackoffIsBounded(t *testing.T) {
+	for attempt, want := range []time.Duration{100, 200, 400, 800, 1000, 1000} {
+		if got := client.Backoff(100, 1000, attempt); got != want {
+			t.Errorf("attempt %d: %v want %v", attempt, got, want)
+		}
+	}
+	if got := client.Backoff(time.Second, 5*time.Second, 1000); got != 5*time.Second {
+		t.Errorf("large attempt: %v", got)
+	}
+}

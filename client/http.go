@@ -1,0 +1,328 @@
+package client
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	cleanhttp "github.com/hashicorp/go-cleanhttp"
+	retryablehttp "github.com/hashicorp/go-retryablehttp"
+)
+
+// Defaults for Options fields left zero.
+const (
+	DefaultTimeout      = 10 * time.Second
+	DefaultMaxBodyBytes = 1 << 20
+	DefaultRetryWaitMin = 250 * time.Millisecond
+	DefaultRetryWaitMax = 5 * time.Second
+)
+
+// Options configure the HTTP layer for one role.
+type Options struct {
+	// Timeout bounds each attempt.
+	Timeout time.Duration
+	// MaxRetries is how many times a request is retried after a network
+	// error, a 429 or a 5xx. Negative means none.
+	MaxRetries int
+	// RetryWaitMin and RetryWaitMax bound the backoff; a Retry-After beyond
+	// RetryWaitMax is not waited for: the request fails at once.
+	RetryWaitMin, RetryWaitMax time.Duration
+	// CACertPEM, when set, replaces the system roots.
+	CACertPEM string
+	// UserAgent is sent on every request.
+	UserAgent string
+	// MaxBodyBytes caps a response body.
+	MaxBodyBytes int64
+	// CheckURL, when set, vets every URL before it is called (host policy).
+	CheckURL func(*url.URL) error
+	// Now is the clock used to read Retry-After dates.
+	Now func() time.Time
+}
+
+// HTTP is the transport one role uses for every vendor call: pooled
+// connections, explicit timeouts, bounded retries, no redirects, capped bodies.
+type HTTP struct {
+	rc       *retryablehttp.Client
+	opts     Options
+	deadline time.Duration
+}
+
+// NewHTTP builds the transport. It fails only on a bad CA bundle.
+func NewHTTP(o Options) (*HTTP, error) {
+	if o.Timeout <= 0 {
+		o.Timeout = DefaultTimeout
+	}
+	if o.MaxRetries < 0 {
+		o.MaxRetries = 0
+	}
+	if o.RetryWaitMin <= 0 {
+		o.RetryWaitMin = DefaultRetryWaitMin
+	}
+	if o.RetryWaitMax <= 0 {
+		o.RetryWaitMax = DefaultRetryWaitMax
+	}
+	if o.MaxBodyBytes <= 0 {
+		o.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+
+	tr := cleanhttp.DefaultPooledTransport()
+	tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+	tr.TLSHandshakeTimeout = o.Timeout
+	tr.ResponseHeaderTimeout = o.Timeout
+	if o.CACertPEM != "" {
+		pool, err := ParseCAPEM(o.CACertPEM)
+		if err != nil {
+			return nil, &FieldError{Field: "ca_cert", Msg: err.Error()}
+		}
+		tr.TLSClientConfig.RootCAs = pool
+	}
+	hc := &http.Client{
+		Transport: tr,
+		Timeout:   o.Timeout,
+		// Token and rotation calls carry credentials: a redirect could hand
+		// them to another host, so the 3xx itself is returned.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	h := &HTTP{opts: o}
+	h.rc = &retryablehttp.Client{
+		HTTPClient:   hc,
+		RetryWaitMin: o.RetryWaitMin,
+		RetryWaitMax: o.RetryWaitMax,
+		RetryMax:     o.MaxRetries,
+		CheckRetry:   h.shouldRetry,
+		Backoff:      h.backoff,
+		ErrorHandler: retryablehttp.PassthroughErrorHandler,
+	}
+	// Every attempt plus every wait, so one call cannot outlive its budget.
+	h.deadline = time.Duration(o.MaxRetries+1)*o.Timeout + time.Duration(o.MaxRetries)*o.RetryWaitMax
+	return h, nil
+}
+
+// Deadline is the longest one call through h can take, retries included.
+func (h *HTTP) Deadline() time.Duration { return h.deadline }
+
+// CloseIdle releases pooled connections.
+func (h *HTTP) CloseIdle() { h.rc.HTTPClient.CloseIdleConnections() }
+
+// ParseCAPEM parses one or more PEM certificates into a pool.
+func ParseCAPEM(pemText string) (*x509.CertPool, error) {
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM([]byte(pemText)) {
+		return nil, errors.New("holds no PEM certificate; paste the vendor's CA as -----BEGIN CERTIFICATE----- ... or use ca_cert=@file.pem")
+	}
+	return pool, nil
+}
+
+func (h *HTTP) shouldRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
+	if ctx.Err() != nil {
+		return false, ctx.Err()
+	}
+	if err != nil {
+		// Bad certificates, bad schemes and the like cannot heal.
+		return retryablehttp.DefaultRetryPolicy(ctx, resp, err)
+	}
+	if resp.StatusCode == http.StatusTooManyRequests || (resp.StatusCode >= 500 && resp.StatusCode != http.StatusNotImplemented) {
+		if d, ok := retryAfter(resp.Header.Get("Retry-After"), h.opts.Now()); ok && d > h.opts.RetryWaitMax {
+			// The vendor asks for longer than we may wait: fail now and say so.
+			return false, nil
+		}
+		return true, nil
+	}
+	return false, nil
+}
+
+func (h *HTTP) backoff(min, max time.Duration, attempt int, resp *http.Response) time.Duration {
+	if resp != nil {
+		if d, ok := retryAfter(resp.Header.Get("Retry-After"), h.opts.Now()); ok {
+			return clampDuration(d, 0, max)
+		}
+	}
+	return Backoff(min, max, attempt)
+}
+
+// Backoff doubles from min for each attempt, capped at max.
+func Backoff(min, max time.Duration, attempt int) time.Duration {
+	d := min
+	for i := 0; i < attempt && d < max; i++ {
+		d *= 2
+	}
+	return clampDuration(d, min, max)
+}
+
+func clampDuration(d, lo, hi time.Duration) time.Duration {
+	if d < lo {
+		return lo
+	}
+	if d > hi {
+		return hi
+	}
+	return d
+}
+
+// retryAfter reads a Retry-After header: delay-seconds or an HTTP date.
+func retryAfter(v string, now time.Time) (time.Duration, bool) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0, false
+	}
+	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if secs < 0 {
+			return 0, false
+		}
+		if secs > int64(24*time.Hour/time.Second) {
+			secs = int64(24 * time.Hour / time.Second)
+		}
+		return time.Duration(secs) * time.Second, true
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		if d := t.Sub(now); d > 0 {
+			return d, true
+		}
+		return 0, true
+	}
+	return 0, false
+}
+
+// request is one vendor call.
+type request struct {
+	vendor, op string
+	method     string
+	url        string
+	header     http.Header
+	body       []byte
+	secrets    []string // removed from any text that reaches an error
+}
+
+// do performs r and returns the body of a 2xx answer. Anything else comes
+// back as a *RejectedError (the vendor refused) or an *UnavailableError.
+func (h *HTTP) do(ctx context.Context, r request) ([]byte, error) {
+	unavailable := func(class string, status int, detail string) error {
+		return &UnavailableError{Vendor: r.vendor, Op: r.op, Class: class, Status: status, Detail: redact(detail, r.secrets)}
+	}
+	u, err := url.Parse(r.url)
+	if err != nil {
+		return nil, &FieldError{Field: "base_url", Msg: "is not a valid URL"}
+	}
+	if h.opts.CheckURL != nil {
+		if err := h.opts.CheckURL(u); err != nil {
+			return nil, err
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, h.deadline)
+	defer cancel()
+
+	var body any
+	if r.body != nil {
+		body = r.body
+	}
+	req, err := retryablehttp.NewRequestWithContext(ctx, r.method, r.url, body)
+	if err != nil {
+		return nil, unavailable(ClassNetwork, 0, err.Error())
+	}
+	for k, vs := range r.header {
+		req.Header[k] = vs
+	}
+	req.Header.Set("User-Agent", h.opts.UserAgent)
+	if req.Header.Get("Accept") == "" {
+		req.Header.Set("Accept", "application/json")
+	}
+
+	resp, err := h.rc.Do(req)
+	if err != nil {
+		class, detail := classifyNetError(err)
+		return nil, unavailable(class, 0, detail)
+	}
+	defer resp.Body.Close()
+
+	data, err := io.ReadAll(io.LimitReader(resp.Body, h.opts.MaxBodyBytes+1))
+	if err != nil {
+		class, detail := classifyNetError(err)
+		return nil, unavailable(class, resp.StatusCode, "reading the response: "+detail)
+	}
+	if int64(len(data)) > h.opts.MaxBodyBytes {
+		return nil, unavailable(ClassBadResponse, resp.StatusCode, fmt.Sprintf("response body larger than %d bytes", h.opts.MaxBodyBytes))
+	}
+
+	switch s := resp.StatusCode; {
+	case s >= 200 && s < 300:
+		return data, nil
+	case s >= 300 && s < 400:
+		return nil, &RejectedError{Vendor: r.vendor, Op: r.op, Status: s,
+			Message: redact(fmt.Sprintf("the vendor redirected to %q; redirects are not followed, so set the role's URL to the final address", resp.Header.Get("Location")), r.secrets)}
+	case s == http.StatusTooManyRequests:
+		detail := vendorDetail(data, r.secrets)
+		if d, ok := retryAfter(resp.Header.Get("Retry-After"), h.opts.Now()); ok {
+			detail = strings.TrimPrefix(detail+"; ", "; ") + fmt.Sprintf("the vendor asks to retry after %s", d.Round(time.Second))
+		}
+		return nil, unavailable(ClassRateLimited, s, detail)
+	case s == http.StatusRequestTimeout:
+		return nil, unavailable(ClassTimeout, s, vendorDetail(data, r.secrets))
+	case s >= 400 && s < 500:
+		code, msg := vendorMessage(data)
+		return nil, &RejectedError{Vendor: r.vendor, Op: r.op, Status: s, Code: redact(code, r.secrets), Message: redact(msg, r.secrets)}
+	default:
+		return nil, unavailable(ClassServer, s, vendorDetail(data, r.secrets))
+	}
+}
+
+func vendorDetail(body []byte, secrets []string) string {
+	code, msg := vendorMessage(body)
+	switch {
+	case code != "" && msg != "":
+		return redact(code+": "+msg, secrets)
+	default:
+		return redact(code+msg, secrets)
+	}
+}
+
+// classifyNetError names the failure class of a transport error.
+func classifyNetError(err error) (string, string) {
+	detail := err.Error()
+	var ne net.Error
+	var ce *tls.CertificateVerificationError
+	var ue x509.UnknownAuthorityError
+	var he x509.HostnameError
+	switch {
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
+		return ClassTimeout, detail
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return ClassRefused, detail
+	case errors.As(err, &ce), errors.As(err, &ue), errors.As(err, &he),
+		strings.Contains(detail, "x509:"), strings.Contains(detail, "tls:"):
+		return ClassTLS, detail + " (set the role's ca_cert to the vendor's CA)"
+	}
+	return ClassNetwork, detail
+}
+
+// postForm sends an application/x-www-form-urlencoded body.
+func postForm(form url.Values) (http.Header, []byte) {
+	return http.Header{"Content-Type": {"application/x-www-form-urlencoded"}}, []byte(form.Encode())
+}
+
+// basicRaw builds a Basic header from id and secret exactly as given. Go's
+// SetBasicAuth does the same; x/oauth2 URL-escapes them first, which PrivX and
+// Code42 reject.
+func basicRaw(id, secret string) string {
+	req := http.Request{Header: http.Header{}}
+	req.SetBasicAuth(id, secret)
+	return req.Header.Get("Authorization")
+}
+
+// jsonBody marks a JSON request body.
+func jsonBody(b []byte) (http.Header, []byte) {
+	return http.Header{"Content-Type": {"application/json"}}, bytes.Clone(b)
+}

@@ -1,0 +1,36 @@
+package client
+
+import (
+	"context"
+	"net/http"
+	"strings"
+)
+
+// Code42 Incydr: raw Basic client credentials and an empty body. Secrets may
+// hold % and #, which URL-escaping would corrupt.
+type incydr struct{}
+
+func init() { register(incydr{}) }
+
+func (incydr) Name() string     { return "incydr" }
+func (incydr) Fields() []string { return nil }
+
+func (incydr) Check(c Creds) error {
+	if strings.Contains(c.ClientID, ":") {
+		return &FieldError{Field: "client_id", Msg: "must not contain ':' (it is sent as Basic credentials)"}
+	}
+	return nil
+}
+
+func (v incydr) Token(ctx context.Context, h *HTTP, c Creds) (Token, error) {
+	data, err := h.do(ctx, request{
+		vendor: v.Name(), op: "token", method: http.MethodPost,
+		url:     join(c.BaseURL, "/v1/oauth"),
+		header:  http.Header{"Authorization": {basicRaw(c.ClientID, c.ClientSecret)}},
+		secrets: c.secrets(),
+	})
+	if err != nil {
+		return Token{}, err
+	}
+	return ParseOAuthToken(v.Name(), data)
+}

@@ -1,0 +1,82 @@
+package client
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// oauthReply is an RFC 6749 section 5.1 token response. expires_in is kept
+// raw: Cyral sends it as a JSON string ("300"), the others as a number.
+type oauthReply struct {
+	AccessToken string          `json:"access_token"`
+	TokenType   string          `json:"token_type"`
+	ExpiresIn   json.RawMessage `json:"expires_in"`
+}
+
+// ParseOAuthToken reads a token response body. vendor names the source in
+// errors, which never quote the token.
+func ParseOAuthToken(vendor string, body []byte) (Token, error) {
+	bad := func(detail string) error {
+		return &UnavailableError{Vendor: vendor, Op: "token", Class: ClassBadResponse, Detail: detail}
+	}
+	var r oauthReply
+	if err := json.Unmarshal(body, &r); err != nil {
+		return Token{}, bad("the token response is not the JSON object expected: " + jsonProblem(err))
+	}
+	if r.AccessToken == "" {
+		return Token{}, bad("the token response has no access_token")
+	}
+	life, err := parseExpiresIn(r.ExpiresIn)
+	if err != nil {
+		return Token{}, bad(err.Error())
+	}
+	typ, auth := authorization(r.TokenType, r.AccessToken)
+	return Token{AccessToken: r.AccessToken, TokenType: typ, Authorization: auth, Lifetime: life}, nil
+}
+
+// parseExpiresIn accepts a JSON number, a numeric JSON string, null or
+// nothing (0: the vendor did not say).
+func parseExpiresIn(raw json.RawMessage) (time.Duration, error) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || string(raw) == "null" {
+		return 0, nil
+	}
+	text := string(raw)
+	if raw[0] == '"' {
+		if err := json.Unmarshal(raw, &text); err != nil {
+			return 0, fmt.Errorf("expires_in is not a string or a number")
+		}
+		text = strings.TrimSpace(text)
+		if text == "" {
+			return 0, nil
+		}
+	}
+	secs, err := strconv.ParseFloat(text, 64)
+	if err != nil || secs < 0 || secs > 10*365*24*3600 {
+		return 0, fmt.Errorf("expires_in %s is not a number of seconds", clip(text, 40))
+	}
+	return time.Duration(secs * float64(time.Second)).Truncate(time.Second), nil
+}
+
+// jsonProblem describes a decode error without quoting the input, which
+// could hold a token.
+func jsonProblem(err error) string {
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	switch {
+	case err == nil:
+		return ""
+	case errors.As(err, &se):
+		return fmt.Sprintf("invalid JSON at byte %d", se.Offset)
+	case errors.As(err, &te):
+		return fmt.Sprintf("field %q has JSON type %s", te.Field, te.Value)
+	case strings.Contains(err.Error(), "unexpected end of JSON input"):
+		return "truncated JSON"
+	}
+	return "invalid JSON"
+}

@@ -1,0 +1,101 @@
+package vendortest
+
+import (
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+)
+
+// OAuth2TokenPath is where the generic RFC 6749 fake serves its token endpoint.
+const OAuth2TokenPath = "/oauth/token"
+
+// A generic RFC 6749 authorization server, client credentials grant. Basic
+// credentials are form-encoded before base64 (section 2.3.1); a client must
+// use one authentication method, not two.
+func init() {
+	registerFake("oauth2", 3600*time1s, http.MethodGet, "/api/resource", oauth2Routes)
+}
+
+func oauth2Routes(f *Fake, mux *http.ServeMux) {
+	oauthErr := func(w http.ResponseWriter, status int, code, desc, why string) {
+		if status == http.StatusUnauthorized {
+			w.Header().Set("WWW-Authenticate", `Basic realm="token"`)
+		}
+		f.reject(w, status, why, jsonText(map[string]string{"error": code, "error_description": desc}))
+	}
+	mux.HandleFunc("POST "+OAuth2TokenPath, f.endpoint("token", func(w http.ResponseWriter, r *http.Request) {
+		form, why := readForm(r)
+		if why != "" {
+			oauthErr(w, http.StatusBadRequest, "invalid_request", "the request must be form-encoded", why)
+			return
+		}
+		if gt := form.Get("grant_type"); gt != "client_credentials" {
+			code := "unsupported_grant_type"
+			if gt == "" {
+				code = "invalid_request"
+			}
+			oauthErr(w, http.StatusBadRequest, code, "grant_type must be client_credentials", "grant_type "+strconv.Quote(gt))
+			return
+		}
+		bid, bsecret, basic := basicRaw(r)
+		inBody := form.Has("client_secret")
+		if basic && inBody {
+			oauthErr(w, http.StatusBadRequest, "invalid_request", "use only one client authentication method", "Basic and body credentials both sent")
+			return
+		}
+		id, secret := form.Get("client_id"), form.Get("client_secret")
+		if basic {
+			var err1, err2 error
+			id, err1 = url.QueryUnescape(bid)
+			secret, err2 = url.QueryUnescape(bsecret)
+			if err1 != nil || err2 != nil {
+				oauthErr(w, http.StatusUnauthorized, "invalid_client", "client authentication failed", "Basic credentials not form-encoded")
+				return
+			}
+		}
+		a := f.account(id)
+		if a == nil || a.Secret != secret {
+			oauthErr(w, http.StatusUnauthorized, "invalid_client", "client authentication failed", "bad client credentials for "+strconv.Quote(id))
+			return
+		}
+		var scopes []string
+		if s := form.Get("scope"); s != "" {
+			scopes = strings.Split(s, " ")
+		}
+		for _, s := range scopes {
+			if len(a.Scopes) > 0 && !contains(a.Scopes, s) {
+				oauthErr(w, http.StatusBadRequest, "invalid_scope", "scope "+s+" is not allowed for this client", "scope "+s)
+				return
+			}
+		}
+		if a.Audience != "" && form.Get("audience") != a.Audience {
+			oauthErr(w, http.StatusBadRequest, "invalid_request", "audience is required", "audience "+strconv.Quote(form.Get("audience")))
+			return
+		}
+		f.remember("token", form)
+		tok, life := f.issue(a.ID)
+		reply := map[string]any{"access_token": tok, "token_type": "Bearer", "expires_in": int(life.Seconds())}
+		if len(scopes) > 0 {
+			reply["scope"] = strings.Join(scopes, " ")
+		}
+		writeJSON(w, http.StatusOK, reply)
+	}))
+	mux.HandleFunc("GET /api/resource", f.endpoint("api", func(w http.ResponseWriter, r *http.Request) {
+		if !f.Valid(r.Header.Get("Authorization")) {
+			w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+			f.reject(w, http.StatusUnauthorized, "api call without a live Bearer token", "")
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"ok": true})
+	}))
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}

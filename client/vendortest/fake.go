@@ -46,6 +46,8 @@ type Account struct {
 type Fault struct {
 	// Delay holds the answer back (the request's own context still ends it).
 	Delay time.Duration
+	// Hold, when set, holds the answer back until it is closed.
+	Hold <-chan struct{}
 	// Status, when set, answers with this status instead of the real reply.
 	Status int
 	// RetryAfter is sent as the Retry-After header.
@@ -314,6 +316,13 @@ func (f *Fake) endpoint(name string, h http.HandlerFunc) http.HandlerFunc {
 				t.Stop()
 				return
 			case <-t.C:
+			}
+		}
+		if fault.Hold != nil {
+			select {
+			case <-r.Context().Done():
+				return
+			case <-fault.Hold:
 			}
 		}
 		if fault.Status == 0 && fault.Body == "" {

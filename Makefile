@@ -1,0 +1,36 @@
+# vault-plugin-secrets-vendor
+#   make dev    Vault dev server + vendor-sim + plugin + demo roles (Ctrl-C stops all)
+#   make test   unit tests (race) and acceptance tests against a real Vault
+
+VERSION ?= v0.1.0
+MODULE  := github.com/vendortoken/vault-plugin-secrets-vendor
+LDFLAGS := -s -w -X $(MODULE).Version=$(VERSION)
+BIN     := bin
+
+.PHONY: all build sim test unit acceptance fmt vet dev bench fuzz clean
+
+all: build
+
+build:
+	go build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)/vault-plugin-secrets-vendor ./cmd/vault-plugin-secrets-vendor
+
+test: vet unit acceptance
+
+unit:
+	go test -race -count=1 ./...
+
+acceptance: build
+	VERSION=$(VERSION) scripts/acceptance.sh
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+vet:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
+	go vet ./...
+
+dev: build
+	VERSION=$(VERSION) scripts/dev.sh
+
+clean:
+	rm -rf $(BIN)

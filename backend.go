@@ -1,0 +1,176 @@
+// Package vendor is a Vault secrets engine that keeps vendors' API client
+// credentials and hands out short-lived bearer tokens minted with them.
+package vendor
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/vault/sdk/framework"
+	"github.com/hashicorp/vault/sdk/logical"
+	"golang.org/x/sync/singleflight"
+
+	"github.com/vendortoken/vault-plugin-secrets-vendor/client"
+)
+
+// Version is the plugin's version, set at build time through -ldflags.
+var Version = "v0.0.0-dev"
+
+const backendHelp = `
+The vendor secrets engine stores the API client credentials that security
+vendors (Cyral, CyberArk Identity, CyberArk PAM, PrivX, Code42 Incydr, or any
+OAuth 2.0 server) issue to integrations, and hands out short-lived bearer
+tokens minted with them. Applications read vendor/token/<role> and never see
+the long-lived secret.
+
+Configure mount-wide policy at "config", store credentials under
+"roles/<name>", and read tokens from "token/<name>".
+`
+
+// Factory returns a configured backend.
+func Factory(ctx context.Context, conf *logical.BackendConfig) (logical.Backend, error) {
+	b := newBackend(time.Now)
+	if err := b.Setup(ctx, conf); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// backend holds per-role state in memory so that a cached token read touches
+// neither storage nor a shared lock.
+type backend struct {
+	*framework.Backend
+	now func() time.Time
+
+	roles sync.Map // role name -> *roleState
+
+	// fillMu orders cache fills against invalidations: a fill that read
+	// storage before an invalidation must not publish what it read.
+	fillMu sync.Mutex
+	epoch  atomic.Uint64
+
+	cfg atomic.Pointer[configEntry]
+}
+
+// roleState is a role as the read path needs it: the entry, its transport,
+// its cached token and its own single-flight group, so a slow vendor behind
+// one role never holds up another.
+type roleState struct {
+	name   string
+	role   *roleEntry
+	vendor client.Vendor
+	http   *client.HTTP
+	tok    atomic.Pointer[cachedToken]
+	flight singleflight.Group
+}
+
+func newBackend(now func() time.Time) *backend {
+	b := &backend{now: now}
+	b.Backend = &framework.Backend{
+		Help:        strings.TrimSpace(backendHelp),
+		BackendType: logical.TypeLogical,
+		PathsSpecial: &logical.Paths{
+			SealWrapStorage: []string{configStorageKey, roleStoragePrefix},
+		},
+		Paths: framework.PathAppend(
+			pathConfig(b),
+			pathRoles(b),
+			pathToken(b),
+		),
+		Invalidate:     b.invalidate,
+		Clean:          b.clean,
+		RunningVersion: Version,
+	}
+	return b
+}
+
+// invalidate drops in-memory state when another node (or a replication
+// stream) changes storage underneath us.
+func (b *backend) invalidate(_ context.Context, key string) {
+	switch {
+	case key == configStorageKey:
+		b.dropAll()
+	case strings.HasPrefix(key, roleStoragePrefix):
+		b.dropRole(strings.TrimPrefix(key, roleStoragePrefix))
+	}
+}
+
+func (b *backend) clean(context.Context) { b.dropAll() }
+
+// dropRole forgets a role's state and cached token.
+func (b *backend) dropRole(name string) {
+	b.fillMu.Lock()
+	defer b.fillMu.Unlock()
+	b.epoch.Add(1)
+	if v, ok := b.roles.LoadAndDelete(name); ok {
+		v.(*roleState).http.CloseIdle()
+	}
+}
+
+// dropAll forgets the config and every role (config shapes every transport).
+func (b *backend) dropAll() {
+	b.fillMu.Lock()
+	defer b.fillMu.Unlock()
+	b.epoch.Add(1)
+	b.cfg.Store(nil)
+	b.roles.Range(func(k, v any) bool {
+		b.roles.Delete(k)
+		v.(*roleState).http.CloseIdle()
+		return true
+	})
+}
+
+// roleState returns the role's in-memory state, loading it from storage on
+// a miss. It returns nil when the role does not exist.
+func (b *backend) roleState(ctx context.Context, s logical.Storage, name string) (*roleState, error) {
+	if v, ok := b.roles.Load(name); ok {
+		return v.(*roleState), nil
+	}
+	epoch := b.epoch.Load()
+	role, err := getRole(ctx, s, name)
+	if err != nil || role == nil {
+		return nil, err
+	}
+	cfg, err := b.config(ctx, s)
+	if err != nil {
+		return nil, err
+	}
+	st, err := b.newRoleState(name, role, cfg)
+	if err != nil {
+		return nil, err
+	}
+	b.fillMu.Lock()
+	defer b.fillMu.Unlock()
+	if b.epoch.Load() != epoch {
+		// Storage changed while we read it; serve this read, cache nothing.
+		return st, nil
+	}
+	actual, _ := b.roles.LoadOrStore(name, st)
+	return actual.(*roleState), nil
+}
+
+func (b *backend) newRoleState(name string, role *roleEntry, cfg *configEntry) (*roleState, error) {
+	v, ok := client.Lookup(role.Vendor)
+	if !ok {
+		return nil, &client.FieldError{Field: "vendor", Msg: "names an unknown vendor " + role.Vendor}
+	}
+	h, err := b.newHTTP(role, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &roleState{name: name, role: role, vendor: v, http: h}, nil
+}
+
+func (b *backend) newHTTP(role *roleEntry, cfg *configEntry) (*client.HTTP, error) {
+	return client.NewHTTP(client.Options{
+		Timeout:    cfg.RequestTimeout,
+		MaxRetries: cfg.MaxRetries,
+		CACertPEM:  role.CACert,
+		UserAgent:  "vault-plugin-secrets-vendor/" + Version,
+		CheckURL:   cfg.checkURL,
+		Now:        b.now,
+	})
+}

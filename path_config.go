@@ -1,0 +1,275 @@
+package vendor
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/vault/sdk/framework"
+	"github.com/hashicorp/vault/sdk/logical"
+
+	"github.com/vendortoken/vault-plugin-secrets-vendor/client"
+)
+
+const (
+	configStorageKey = "config"
+
+	defaultRequestTimeout = 10 * time.Second
+	defaultMaxRetries     = 2
+	maxRequestTimeout     = 5 * time.Minute
+	maxMaxRetries         = 10
+)
+
+// configEntry is mount-wide policy for every role.
+type configEntry struct {
+	AllowedHosts   []string      `json:"allowed_hosts"`
+	AllowHTTP      bool          `json:"allow_http"`
+	RequestTimeout time.Duration `json:"request_timeout"`
+	MaxRetries     int           `json:"max_retries"`
+}
+
+func defaultConfig() *configEntry {
+	return &configEntry{RequestTimeout: defaultRequestTimeout, MaxRetries: defaultMaxRetries}
+}
+
+// checkURL enforces the policy on a URL about to be called or stored.
+func (c *configEntry) checkURL(u *url.URL) error {
+	if u.Scheme == "http" && !c.AllowHTTP {
+		return &client.FieldError{Field: "base_url", Msg: fmt.Sprintf("uses plain http (%s); use https, or set allow_http=true on vendor/config for a test vendor", u.Host)}
+	}
+	if len(c.AllowedHosts) > 0 && !hostAllowed(c.AllowedHosts, u.Hostname()) {
+		return &client.FieldError{Field: "base_url", Msg: fmt.Sprintf("host %q is not in config allowed_hosts %v", u.Hostname(), c.AllowedHosts)}
+	}
+	return nil
+}
+
+// hostAllowed matches host against patterns where "*" stands for exactly one
+// DNS label: "*.cyral.com" matches "acme.cyral.com", not "cyral.com" or
+// "a.b.cyral.com".
+func hostAllowed(patterns []string, host string) bool {
+	host = strings.ToLower(strings.TrimSuffix(host, "."))
+	hl := strings.Split(host, ".")
+	for _, p := range patterns {
+		pl := strings.Split(p, ".")
+		if len(pl) != len(hl) {
+			continue
+		}
+		ok := true
+		for i := range pl {
+			if pl[i] != "*" && pl[i] != hl[i] {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			return true
+		}
+	}
+	return false
+}
+
+// checkHostPattern validates one allowed_hosts entry.
+func checkHostPattern(p string) error {
+	if p == "" {
+		return fmt.Errorf("has an empty entry")
+	}
+	if strings.ContainsAny(p, "/:@?# ") && !strings.Contains(p, "::") {
+		return fmt.Errorf("entry %q must be a host name pattern like *.cyral.com, without scheme, port or path", p)
+	}
+	literal := false
+	for _, l := range strings.Split(p, ".") {
+		switch {
+		case l == "*":
+		case l == "" || strings.Contains(l, "*"):
+			return fmt.Errorf("entry %q: * must stand alone for one whole label, as in *.cyral.com or api.*.code42.com", p)
+		default:
+			literal = true
+		}
+	}
+	if !literal {
+		return fmt.Errorf("entry %q matches almost any host; name at least one label", p)
+	}
+	return nil
+}
+
+func pathConfig(b *backend) []*framework.Path {
+	return []*framework.Path{{
+		Pattern: "config",
+		DisplayAttrs: &framework.DisplayAttributes{
+			OperationPrefix: "vendor",
+		},
+		Fields: map[string]*framework.FieldSchema{
+			"allowed_hosts": {
+				Type:        framework.TypeCommaStringSlice,
+				Description: "Host patterns a role's URL must match, checked at role write and again at every call. '*' stands for one DNS label: *.cyral.com, api.*.code42.com. Empty allows any host.",
+			},
+			"allow_http": {
+				Type:        framework.TypeBool,
+				Description: "Allow plain-http vendor URLs. Off by default: credentials must not cross the network in clear text.",
+				Default:     false,
+			},
+			"request_timeout": {
+				Type:        framework.TypeDurationSecond,
+				Description: "Time limit for each HTTP attempt to a vendor.",
+				Default:     int(defaultRequestTimeout.Seconds()),
+			},
+			"max_retries": {
+				Type:        framework.TypeInt,
+				Description: "Retries after a network error, a 429 or a 5xx (never after a 4xx), honouring Retry-After within a bound.",
+				Default:     defaultMaxRetries,
+			},
+		},
+		Operations: map[logical.Operation]framework.OperationHandler{
+			logical.ReadOperation: &framework.PathOperation{
+				Callback: b.pathConfigRead,
+				DisplayAttrs: &framework.DisplayAttributes{OperationSuffix: "configuration"},
+			},
+			logical.UpdateOperation: &framework.PathOperation{
+				Callback:                    b.pathConfigWrite,
+				ForwardPerformanceStandby:   true,
+				ForwardPerformanceSecondary: true,
+				DisplayAttrs:                &framework.DisplayAttributes{OperationVerb: "configure"},
+			},
+			logical.DeleteOperation: &framework.PathOperation{
+				Callback:                    b.pathConfigDelete,
+				ForwardPerformanceStandby:   true,
+				ForwardPerformanceSecondary: true,
+				DisplayAttrs:                &framework.DisplayAttributes{OperationSuffix: "configuration"},
+			},
+		},
+		HelpSynopsis:    "Mount-wide policy: allowed vendor hosts, plain http, timeouts and retries.",
+		HelpDescription: configHelp,
+	}}
+}
+
+const configHelp = `
+Settings that apply to every role of this mount. Reading returns the values in
+force (defaults when nothing was written); deleting restores the defaults.
+
+  allowed_hosts    host patterns a role URL must match (empty: any host)
+  allow_http       allow plain-http vendor URLs (default false)
+  request_timeout  per-attempt time limit (default 10s)
+  max_retries      retries on network errors, 429 and 5xx (default 2)
+`
+
+// config returns the mount's config, cached in memory.
+func (b *backend) config(ctx context.Context, s logical.Storage) (*configEntry, error) {
+	if c := b.cfg.Load(); c != nil {
+		return c, nil
+	}
+	epoch := b.epoch.Load()
+	c, err := readConfig(ctx, s)
+	if err != nil {
+		return nil, err
+	}
+	b.fillMu.Lock()
+	if b.epoch.Load() == epoch {
+		b.cfg.Store(c)
+	}
+	b.fillMu.Unlock()
+	return c, nil
+}
+
+func readConfig(ctx context.Context, s logical.Storage) (*configEntry, error) {
+	entry, err := s.Get(ctx, configStorageKey)
+	if err != nil {
+		return nil, fmt.Errorf("reading config: %w", err)
+	}
+	c := defaultConfig()
+	if entry != nil {
+		if err := entry.DecodeJSON(c); err != nil {
+			return nil, fmt.Errorf("decoding config: %w", err)
+		}
+	}
+	return c, nil
+}
+
+func (b *backend) pathConfigRead(ctx context.Context, req *logical.Request, _ *framework.FieldData) (*logical.Response, error) {
+	c, err := readConfig(ctx, req.Storage)
+	if err != nil {
+		return nil, err
+	}
+	hosts := c.AllowedHosts
+	if hosts == nil {
+		hosts = []string{}
+	}
+	return &logical.Response{Data: map[string]any{
+		"allowed_hosts":   hosts,
+		"allow_http":      c.AllowHTTP,
+		"request_timeout": int64(c.RequestTimeout.Seconds()),
+		"max_retries":     c.MaxRetries,
+	}}, nil
+}
+
+func (b *backend) pathConfigWrite(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
+	if resp := rejectUnknownFields(req, d); resp != nil {
+		return resp, nil
+	}
+	c, err := readConfig(ctx, req.Storage)
+	if err != nil {
+		return nil, err
+	}
+	if v, ok := d.GetOk("allowed_hosts"); ok {
+		hosts := []string{}
+		for _, h := range v.([]string) {
+			h = strings.ToLower(strings.TrimSpace(h))
+			if err := checkHostPattern(h); err != nil {
+				return logical.ErrorResponse("allowed_hosts %s", err), nil
+			}
+			hosts = append(hosts, h)
+		}
+		c.AllowedHosts = hosts
+	}
+	if v, ok := d.GetOk("allow_http"); ok {
+		c.AllowHTTP = v.(bool)
+	}
+	if v, ok := d.GetOk("request_timeout"); ok {
+		t := time.Duration(v.(int)) * time.Second
+		if t < time.Second || t > maxRequestTimeout {
+			return logical.ErrorResponse("request_timeout must be between 1s and %s", maxRequestTimeout), nil
+		}
+		c.RequestTimeout = t
+	}
+	if v, ok := d.GetOk("max_retries"); ok {
+		n := v.(int)
+		if n < 0 || n > maxMaxRetries {
+			return logical.ErrorResponse("max_retries must be between 0 and %d", maxMaxRetries), nil
+		}
+		c.MaxRetries = n
+	}
+	entry, err := logical.StorageEntryJSON(configStorageKey, c)
+	if err != nil {
+		return nil, err
+	}
+	if err := req.Storage.Put(ctx, entry); err != nil {
+		return nil, fmt.Errorf("writing config: %w", err)
+	}
+	b.dropAll()
+	return nil, nil
+}
+
+func (b *backend) pathConfigDelete(ctx context.Context, req *logical.Request, _ *framework.FieldData) (*logical.Response, error) {
+	if err := req.Storage.Delete(ctx, configStorageKey); err != nil {
+		return nil, fmt.Errorf("deleting config: %w", err)
+	}
+	b.dropAll()
+	return nil, nil
+}
+
+// rejectUnknownFields turns fields the path does not take into a 400, where
+// Vault would only warn that it ignored them.
+func rejectUnknownFields(req *logical.Request, d *framework.FieldData) *logical.Response {
+	var unknown []string
+	for k := range req.Data {
+		if _, ok := d.Schema[k]; !ok {
+			unknown = append(unknown, k)
+		}
+	}
+	if len(unknown) == 0 {
+		return nil
+	}
+	sortStrings(unknown)
+	return logical.ErrorResponse("unknown field(s) %s; this path takes: %s", strings.Join(unknown, ", "), strings.Join(schemaNames(d.Schema), ", "))
+}

@@ -1,0 +1,187 @@
+package vendor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"regexp"
+	"time"
+
+	"github.com/hashicorp/vault/sdk/framework"
+	"github.com/hashicorp/vault/sdk/logical"
+
+	"github.com/vendortoken/vault-plugin-secrets-vendor/client"
+)
+
+// cachedToken is a minted token with the times that govern reuse.
+type cachedToken struct {
+	client.Token
+	mintedAt  time.Time
+	expiresAt time.Time
+	refreshAt time.Time // after this, a read mints a fresh one
+	lifetime  time.Duration
+}
+
+// usable: before the refresh point, with at least minRemaining life left.
+func (t *cachedToken) usable(now time.Time, minRemaining time.Duration) bool {
+	return t != nil && now.Before(t.refreshAt) && t.expiresAt.Sub(now) >= minRemaining
+}
+
+// alive: not expired, with at least minRemaining life left.
+func (t *cachedToken) alive(now time.Time, minRemaining time.Duration) bool {
+	return t != nil && now.Before(t.expiresAt) && t.expiresAt.Sub(now) >= minRemaining
+}
+
+func pathToken(b *backend) []*framework.Path {
+	return []*framework.Path{{
+		Pattern: "token/" + framework.GenericNameRegex("name"),
+		DisplayAttrs: &framework.DisplayAttributes{
+			OperationPrefix: "vendor",
+			OperationSuffix: "token",
+		},
+		Fields: map[string]*framework.FieldSchema{
+			"name": {Type: framework.TypeString, Required: true, Description: "Name of the role."},
+			"min_remaining": {
+				Type:        framework.TypeDurationSecond,
+				Description: "The caller needs at least this much life left in the token (seconds or a duration such as 5m). A cached token with less is replaced by a fresh one.",
+			},
+		},
+		Operations: map[logical.Operation]framework.OperationHandler{
+			logical.ReadOperation: &framework.PathOperation{
+				Callback:     b.pathTokenRead,
+				DisplayAttrs: &framework.DisplayAttributes{OperationVerb: "generate"},
+			},
+		},
+		HelpSynopsis:    "Read a short-lived bearer token for a role.",
+		HelpDescription: tokenHelp,
+	}}
+}
+
+const tokenHelp = `
+Returns a bearer token minted with the role's credentials:
+
+  access_token     the token
+  token_type       Bearer (session for cyberark-pam)
+  authorization    the exact Authorization header value for the vendor
+  expires_at       RFC 3339 expiry
+  expires_in       whole seconds of life left
+  ttl              seconds until Vault will hand out a fresh token
+  rotation_period  the token's lifetime in seconds
+  vendor           the role's vendor
+
+Tokens are cached per role and reused until refresh_before of their life is
+left. No lease is created: bearer tokens cannot be revoked by Vault. Vault
+Agent templates re-render such data at ttl+1 seconds, before the token goes
+stale. If the vendor fails while a cached token is still valid, that token is
+returned with a warning.
+`
+
+func (b *backend) pathTokenRead(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
+	name := d.Get("name").(string)
+	minRemaining := time.Duration(d.Get("min_remaining").(int)) * time.Second
+	if minRemaining < 0 {
+		return logical.ErrorResponse("min_remaining must not be negative"), nil
+	}
+	st, err := b.roleState(ctx, req.Storage, name)
+	if err != nil {
+		return errorResponse(err)
+	}
+	if st == nil {
+		return logical.ErrorResponse("role %q does not exist; list roles with: vault list <mount>/roles", name), nil
+	}
+	tok, warning, err := b.token(ctx, st, minRemaining)
+	if err != nil {
+		return errorResponse(err)
+	}
+	resp := &logical.Response{Data: tokenData(tok, st.role.Vendor, b.now())}
+	if warning != "" {
+		resp.AddWarning(warning)
+	}
+	return resp, nil
+}
+
+func tokenData(t *cachedToken, vendor string, now time.Time) map[string]any {
+	ttl := max(t.refreshAt.Sub(now), 0)
+	return map[string]any{
+		"access_token":    t.AccessToken,
+		"token_type":      t.TokenType,
+		"authorization":   t.Authorization,
+		"expires_at":      t.expiresAt.UTC().Format(time.RFC3339),
+		"expires_in":      int64(t.expiresAt.Sub(now) / time.Second),
+		"ttl":             int64(ttl / time.Second),
+		"rotation_period": int64(t.lifetime / time.Second),
+		"vendor":          vendor,
+	}
+}
+
+// token returns a usable token for the role: the cached one, or one minted
+// now. Concurrent callers share a single mint per role.
+func (b *backend) token(ctx context.Context, st *roleState, minRemaining time.Duration) (*cachedToken, string, error) {
+	if t := st.tok.Load(); t.usable(b.now(), minRemaining) {
+		return t, "", nil
+	}
+	start := b.now()
+	// The mint outlives any one caller: others may be waiting on it.
+	mintCtx := context.WithoutCancel(ctx)
+	for range 3 {
+		v, err, _ := st.flight.Do("", func() (any, error) {
+			if t := st.tok.Load(); t.usable(b.now(), minRemaining) {
+				return t, nil
+			}
+			return b.mint(mintCtx, st)
+		})
+		if err != nil {
+			if t := st.tok.Load(); t.alive(b.now(), minRemaining) {
+				return t, fmt.Sprintf("%s; returning the cached token, which expires at %s", err, t.expiresAt.UTC().Format(time.RFC3339)), nil
+			}
+			return nil, "", err
+		}
+		t := v.(*cachedToken)
+		now := b.now()
+		if t.usable(now, minRemaining) {
+			return t, "", nil
+		}
+		if !t.mintedAt.Before(start) {
+			// Freshly minted and still not enough: no token from this role can be.
+			return nil, "", &client.FieldError{Field: "min_remaining", Msg: fmt.Sprintf(
+				"of %s cannot be met: %s tokens for this role live %s", minRemaining, st.role.Vendor, t.lifetime)}
+		}
+		// A token minted for a less demanding caller; ask again.
+	}
+	return nil, "", fmt.Errorf("role %q: no token with %s left could be had", st.name, minRemaining)
+}
+
+// mint calls the vendor and caches the token.
+func (b *backend) mint(ctx context.Context, st *roleState) (*cachedToken, error) {
+	start := b.now()
+	tok, err := st.vendor.Token(ctx, st.http, st.role.creds())
+	if err != nil {
+		b.Logger().Warn("token mint failed", "role", st.name, "vendor", st.role.Vendor, "error", err.Error())
+		return nil, err
+	}
+	life := st.role.lifetime(tok.Lifetime)
+	t := &cachedToken{
+		Token:     tok,
+		mintedAt:  start,
+		expiresAt: start.Add(life),
+		refreshAt: start.Add(life - st.role.refreshBefore(life)),
+		lifetime:  life,
+	}
+	st.tok.Store(t)
+	b.Logger().Debug("token minted", "role", st.name, "vendor", st.role.Vendor, "lifetime", life.String())
+	return t, nil
+}
+
+var nameRE = regexp.MustCompile("^" + framework.GenericNameRegex("name") + "$")
+
+func validName(s string) bool { return nameRE.MatchString(s) }
+
+// mustParseURL parses a URL already checked by client.Validate.
+func mustParseURL(raw string) *url.URL {
+	u, err := url.Parse(raw)
+	if err != nil {
+		panic(errors.New("unvalidated URL"))
+	}
+	return u
+}

@@ -123,7 +123,7 @@ func pathConfig(b *backend) []*framework.Path {
 		},
 		Operations: map[logical.Operation]framework.OperationHandler{
 			logical.ReadOperation: &framework.PathOperation{
-				Callback: b.pathConfigRead,
+				Callback:     b.pathConfigRead,
 				DisplayAttrs: &framework.DisplayAttributes{OperationSuffix: "configuration"},
 			},
 			logical.UpdateOperation: &framework.PathOperation{

@@ -1,0 +1,97 @@
+package vendortest
+
+import (
+	"encoding/json"
+	"net/http"
+	"time"
+)
+
+// APIEndpoint is the method and path of the vendor's authenticated API that
+// a fake answers with 200 for a live token presented the vendor's way.
+func APIEndpoint(vendor string) (method, path string) {
+	spec := vendors[vendor]
+	return spec.apiMeth, spec.apiPath
+}
+
+// FaultRequest is a Fault as the control API takes it.
+type FaultRequest struct {
+	Vendor     string `json:"vendor"`
+	Endpoint   string `json:"endpoint"`
+	Status     int    `json:"status,omitempty"`
+	RetryAfter string `json:"retry_after,omitempty"`
+	Body       string `json:"body,omitempty"`
+	DelayMS    int    `json:"delay_ms,omitempty"`
+	Times      int    `json:"times,omitempty"`
+}
+
+// ControlHandler lets a process that does not share memory with the fakes
+// (an acceptance test driving vendor-sim) steer them:
+//
+//	GET  /calls                     {"cyral":{"token":3,"api":1},...}
+//	POST /fault     FaultRequest    queue a fault
+//	POST /clear                     drop every fault
+//	POST /lifetime  {"vendor","seconds"}
+//	POST /expire    {"vendor"}      end every issued token
+func ControlHandler(fakes map[string]*Fake) http.Handler {
+	mux := http.NewServeMux()
+	fake := func(w http.ResponseWriter, name string) *Fake {
+		f, ok := fakes[name]
+		if !ok {
+			http.Error(w, "no such vendor "+name, http.StatusNotFound)
+		}
+		return f
+	}
+	mux.HandleFunc("GET /calls", func(w http.ResponseWriter, r *http.Request) {
+		out := map[string]map[string]int{}
+		for name, f := range fakes {
+			out[name] = f.AllCalls()
+		}
+		writeJSON(w, http.StatusOK, out)
+	})
+	mux.HandleFunc("POST /fault", func(w http.ResponseWriter, r *http.Request) {
+		var fr FaultRequest
+		if err := json.NewDecoder(r.Body).Decode(&fr); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		if f := fake(w, fr.Vendor); f != nil {
+			f.Inject(fr.Endpoint, Fault{Status: fr.Status, RetryAfter: fr.RetryAfter, Body: fr.Body,
+				Delay: time.Duration(fr.DelayMS) * time.Millisecond, Times: fr.Times})
+			w.WriteHeader(http.StatusNoContent)
+		}
+	})
+	mux.HandleFunc("POST /clear", func(w http.ResponseWriter, r *http.Request) {
+		for _, f := range fakes {
+			f.ClearFaults()
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+	mux.HandleFunc("POST /lifetime", func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			Vendor  string `json:"vendor"`
+			Seconds int    `json:"seconds"`
+		}
+		if err := json.NewDecoder(r.Body).Decode(&req); err != nil || req.Seconds <= 0 {
+			http.Error(w, "want {\"vendor\",\"seconds\"}", http.StatusBadRequest)
+			return
+		}
+		if f := fake(w, req.Vendor); f != nil {
+			f.SetLifetime(time.Duration(req.Seconds) * time.Second)
+			w.WriteHeader(http.StatusNoContent)
+		}
+	})
+	mux.HandleFunc("POST /expire", func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			Vendor string `json:"vendor"`
+		}
+		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		if f := fake(w, req.Vendor); f != nil {
+			f.ExpireTokens()
+			w.WriteHeader(http.StatusNoContent)
+		}
+	})
+	return mux
+}

@@ -1,0 +1,417 @@
+// Package testvault runs real Vault servers and the vendor simulator for the
+// acceptance tests and benchmarks: processes on loopback, bounded waits, and
+// cleanup registered with the test.
+package testvault
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/hashicorp/vault/api"
+)
+
+// TB is the part of testing.TB these helpers use; *testing.T and
+// *testing.B satisfy it, and so can an owner of package-lifetime resources.
+type TB interface {
+	Helper()
+	Fatal(args ...any)
+	Fatalf(format string, args ...any)
+	Cleanup(func())
+	TempDir() string
+}
+
+// Env holds the binaries, from the environment the Makefile sets.
+type Env struct {
+	Vault, Plugin, Sim, Version string
+}
+
+// EnvFromOS reads VAULT_BIN, PLUGIN_BIN, SIM_BIN and PLUGIN_VERSION and fails
+// loudly when one is missing: these tests are never skipped.
+func EnvFromOS(t TB) Env {
+	t.Helper()
+	e := Env{Vault: os.Getenv("VAULT_BIN"), Plugin: os.Getenv("PLUGIN_BIN"), Sim: os.Getenv("SIM_BIN"), Version: os.Getenv("PLUGIN_VERSION")}
+	for name, v := range map[string]string{"VAULT_BIN": e.Vault, "PLUGIN_BIN": e.Plugin, "SIM_BIN": e.Sim, "PLUGIN_VERSION": e.Version} {
+		if v == "" {
+			t.Fatalf("%s is not set: run the acceptance tests through `make acceptance` (scripts/acceptance.sh builds everything they need)", name)
+		}
+	}
+	for _, p := range []string{e.Vault, e.Plugin, e.Sim} {
+		if _, err := os.Stat(p); err != nil {
+			t.Fatalf("missing binary: %v", err)
+		}
+	}
+	return e
+}
+
+// FreePort returns a loopback port that was free a moment ago.
+func FreePort(t TB) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// Server is one Vault server process with file storage.
+type Server struct {
+	t         TB
+	env       Env
+	Dir       string
+	Addr      string
+	Token     string
+	UnsealKey string
+	LogPath   string
+	cmd       *exec.Cmd
+	exited    chan struct{}
+}
+
+// Start runs a Vault server on persistent file storage with the plugin
+// directory set up, initialises and unseals it, registers the plugin by
+// sha256 and version, and enables it at mount.
+func Start(t TB, env Env, mount string) *Server {
+	t.Helper()
+	dir := t.TempDir()
+	plugins := filepath.Join(dir, "plugins")
+	if err := os.MkdirAll(plugins, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	copyFile(t, env.Plugin, filepath.Join(plugins, "vault-plugin-secrets-vendor"))
+	port := FreePort(t)
+	s := &Server{t: t, env: env, Dir: dir, Addr: fmt.Sprintf("http://127.0.0.1:%d", port), LogPath: filepath.Join(dir, "vault.log")}
+	conf := fmt.Sprintf(`
+storage "file" { path = %q }
+listener "tcp" {
+  address     = "127.0.0.1:%d"
+  tls_disable = true
+}
+plugin_directory = %q
+api_addr         = %q
+disable_mlock    = true
+log_level        = "trace"
+`, filepath.Join(dir, "data"), port, plugins, s.Addr)
+	if err := os.WriteFile(filepath.Join(dir, "vault.hcl"), []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s.start()
+	t.Cleanup(s.Stop)
+
+	c := s.rawClient()
+	init, err := c.Sys().Init(&api.InitRequest{SecretShares: 1, SecretThreshold: 1})
+	if err != nil {
+		t.Fatalf("vault operator init: %v\n%s", err, s.Log())
+	}
+	s.Token, s.UnsealKey = init.RootToken, init.Keys[0]
+	s.unseal()
+
+	s.MustCLI("plugin", "register", "-sha256="+sha256File(t, env.Plugin), "-version="+env.Version,
+		"-command=vault-plugin-secrets-vendor", "secret", "vault-plugin-secrets-vendor")
+	s.MustCLI("secrets", "enable", "-path="+mount, "-plugin-version="+env.Version, "vault-plugin-secrets-vendor")
+	return s
+}
+
+func (s *Server) start() {
+	s.t.Helper()
+	logf, err := os.OpenFile(s.LogPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	s.cmd = exec.Command(s.env.Vault, "server", "-config="+filepath.Join(s.Dir, "vault.hcl"))
+	s.cmd.Stdout, s.cmd.Stderr = logf, logf
+	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := s.cmd.Start(); err != nil {
+		s.t.Fatal(err)
+	}
+	s.exited = make(chan struct{})
+	go func() { s.cmd.Wait(); logf.Close(); close(s.exited) }()
+	c := s.rawClient()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		if _, err := c.Sys().SealStatus(); err == nil {
+			return
+		}
+		select {
+		case <-s.exited:
+			s.t.Fatalf("vault server exited at start:\n%s", s.Log())
+		default:
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("vault server not up after 60s:\n%s", s.Log())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func (s *Server) unseal() {
+	s.t.Helper()
+	st, err := s.rawClient().Sys().Unseal(s.UnsealKey)
+	if err != nil || st.Sealed {
+		s.t.Fatalf("unseal: %v %+v", err, st)
+	}
+	// Wait until the mount table is loaded and this node is active.
+	c := s.Client()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		if _, err := c.Sys().ListMounts(); err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("vault not active after unseal:\n%s", s.Log())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// Restart stops the server gracefully and starts it again on the same storage.
+func (s *Server) Restart() {
+	s.t.Helper()
+	s.Stop()
+	s.start()
+	s.unseal()
+}
+
+// Kill ends the server with SIGKILL, as a crash would.
+func (s *Server) Kill() { s.signal(syscall.SIGKILL) }
+
+// Stop ends the server with SIGTERM, then SIGKILL after 20s.
+func (s *Server) Stop() {
+	if s.cmd == nil || s.cmd.Process == nil {
+		return
+	}
+	select {
+	case <-s.exited:
+		return
+	default:
+	}
+	s.signal(syscall.SIGTERM)
+	select {
+	case <-s.exited:
+	case <-time.After(20 * time.Second):
+		s.signal(syscall.SIGKILL)
+		<-s.exited
+	}
+}
+
+func (s *Server) signal(sig syscall.Signal) {
+	// The whole process group: Vault and its plugin processes.
+	syscall.Kill(-s.cmd.Process.Pid, sig)
+	if sig == syscall.SIGKILL {
+		<-s.exited
+	}
+}
+
+// Log returns the server's log so far.
+func (s *Server) Log() string {
+	b, _ := os.ReadFile(s.LogPath)
+	return string(b)
+}
+
+func (s *Server) rawClient() *api.Client {
+	conf := api.DefaultConfig()
+	conf.Address = s.Addr
+	conf.MaxRetries = 0
+	conf.Timeout = 30 * time.Second
+	c, err := api.NewClient(conf)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	c.SetToken("")
+	return c
+}
+
+// Client is a Vault API client with the root token.
+func (s *Server) Client() *api.Client {
+	c := s.rawClient()
+	c.SetToken(s.Token)
+	return c
+}
+
+// CLI runs the real vault CLI against the server.
+func (s *Server) CLI(args ...string) (stdout, stderr string, err error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, s.env.Vault, args...)
+	cmd.Env = append(os.Environ(), "VAULT_ADDR="+s.Addr, "VAULT_TOKEN="+s.Token, "VAULT_FORMAT=", "VAULT_NAMESPACE=")
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err = cmd.Run()
+	return out.String(), errb.String(), err
+}
+
+// MustCLI runs the vault CLI and fails the test on error.
+func (s *Server) MustCLI(args ...string) string {
+	s.t.Helper()
+	out, errOut, err := s.CLI(args...)
+	if err != nil {
+		s.t.Fatalf("vault %s: %v\n%s%s", strings.Join(args, " "), err, out, errOut)
+	}
+	return out
+}
+
+// Sim is a running vendor-sim.
+type Sim struct {
+	CAFile     string `json:"ca_file"`
+	ControlURL string `json:"control_url"`
+	Vendors    map[string]struct {
+		BaseURL   string `json:"base_url"`
+		APIMethod string `json:"api_method"`
+		APIPath   string `json:"api_path"`
+		RoleFile  string `json:"role_file"`
+	} `json:"vendors"`
+	http *http.Client
+}
+
+// StartSim runs vendor-sim and waits for it to describe itself.
+func StartSim(t TB, env Env) *Sim {
+	t.Helper()
+	dir := t.TempDir()
+	cmd := exec.Command(env.Sim, "-dir", dir)
+	cmd.Stdout, cmd.Stderr = io.Discard, os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+			<-done
+		}
+	})
+	deadline := time.Now().Add(30 * time.Second)
+	var raw []byte
+	for {
+		var err error
+		if raw, err = os.ReadFile(filepath.Join(dir, "sim.json")); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("vendor-sim wrote no sim.json within 30s")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	var sim Sim
+	if err := json.Unmarshal(raw, &sim); err != nil {
+		t.Fatal(err)
+	}
+	pem, err := os.ReadFile(sim.CAFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sim.http = trustingClient(t, pem)
+	return &sim
+}
+
+// CallAPI presents authorization to the vendor's authenticated API.
+func (s *Sim) CallAPI(vendor, authorization string) (int, error) {
+	v := s.Vendors[vendor]
+	req, err := http.NewRequest(v.APIMethod, v.BaseURL+v.APIPath, nil)
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Authorization", authorization)
+	resp, err := s.http.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	resp.Body.Close()
+	return resp.StatusCode, nil
+}
+
+// Calls returns the per-vendor, per-endpoint call counters.
+func (s *Sim) Calls(t TB) map[string]map[string]int {
+	t.Helper()
+	resp, err := http.Get(s.ControlURL + "/calls")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out map[string]map[string]int
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// Control posts a JSON body to a control endpoint (/fault, /lifetime, ...).
+func (s *Sim) Control(t TB, path string, body any) {
+	t.Helper()
+	raw, _ := json.Marshal(body)
+	resp, err := http.Post(s.ControlURL+path, "application/json", bytes.NewReader(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("control %s: %s", path, resp.Status)
+	}
+}
+
+// RoleSecret returns the demo role's client_secret, for leak searches.
+func (s *Sim) RoleSecrets(t TB) []string {
+	t.Helper()
+	var out []string
+	for _, v := range s.Vendors {
+		raw, err := os.ReadFile(v.RoleFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var role map[string]any
+		json.Unmarshal(raw, &role)
+		for _, k := range []string{"client_secret", "oauth_client_secret"} {
+			if sec, ok := role[k].(string); ok {
+				out = append(out, sec)
+			}
+		}
+	}
+	return out
+}
+
+func copyFile(t TB, from, to string) {
+	t.Helper()
+	raw, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(to, raw, 0o755); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func sha256File(t TB, path string) string {
+	t.Helper()
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(raw)
+	return hex.EncodeToString(sum[:])
+}
+
+func trustingClient(t TB, caPEM []byte) *http.Client {
+	t.Helper()
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(caPEM) {
+		t.Fatal("vendor-sim CA is not PEM")
+	}
+	return &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+}

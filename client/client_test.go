@@ -239,3 +239,17 @@ func TestBackoffIsBounded(t *testing.T) {
 		t.Errorf("large attempt: %v", got)
 	}
 }
+
+func TestClosedPortIsConnectionRefused(t *testing.T) {
+	srv, c, h := setup(t, "privx")
+	srv.Close()
+	v, _ := client.Lookup("privx")
+	_, err := v.Token(context.Background(), h, c)
+	var ue *client.UnavailableError
+	if !errors.As(err, &ue) || ue.Class != client.ClassRefused || client.IsRejected(err) {
+		t.Fatalf("want connection refused, got %v", err)
+	}
+	if strings.Contains(err.Error(), hardSecret) {
+		t.Fatal("secret in error")
+	}
+}

@@ -2,7 +2,6 @@ package client
 
 import (
 	"context"
-	"net/url"
 	"strings"
 )
 
@@ -25,17 +24,5 @@ func (cyberark) Check(c Creds) error {
 }
 
 func (v cyberark) Token(ctx context.Context, h *HTTP, c Creds) (Token, error) {
-	hdr, body := postForm(url.Values{
-		"grant_type":    {"client_credentials"},
-		"client_id":     {c.ClientID},
-		"client_secret": {c.ClientSecret},
-	})
-	data, err := h.do(ctx, request{
-		vendor: v.Name(), op: "token", method: "POST",
-		url: join(c.BaseURL, "/oauth2/platformtoken"), header: hdr, body: body, secrets: c.secrets(),
-	})
-	if err != nil {
-		return Token{}, err
-	}
-	return ParseOAuthToken(v.Name(), data)
+	return oauthToken(ctx, h, v.Name(), join(c.BaseURL, "/oauth2/platformtoken"), clientCredentials(c), "", c)
 }

@@ -2,7 +2,6 @@ package client
 
 import (
 	"context"
-	"net/http"
 	"strings"
 )
 
@@ -23,14 +22,5 @@ func (incydr) Check(c Creds) error {
 }
 
 func (v incydr) Token(ctx context.Context, h *HTTP, c Creds) (Token, error) {
-	data, err := h.do(ctx, request{
-		vendor: v.Name(), op: "token", method: http.MethodPost,
-		url:     join(c.BaseURL, "/v1/oauth"),
-		header:  http.Header{"Authorization": {basicRaw(c.ClientID, c.ClientSecret)}},
-		secrets: c.secrets(),
-	})
-	if err != nil {
-		return Token{}, err
-	}
-	return ParseOAuthToken(v.Name(), data)
+	return oauthToken(ctx, h, v.Name(), join(c.BaseURL, "/v1/oauth"), nil, basicRaw(c.ClientID, c.ClientSecret), c)
 }

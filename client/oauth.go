@@ -2,13 +2,46 @@ package client
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
 )
+
+// oauthToken posts form (nil: an empty body) to tokenURL, with an
+// Authorization header when auth is set, and reads an RFC 6749 token reply.
+func oauthToken(ctx context.Context, h *HTTP, vendor, tokenURL string, form url.Values, auth string, c Creds) (Token, error) {
+	hdr, body := http.Header{}, []byte(nil)
+	if form != nil {
+		hdr, body = postForm(form)
+	}
+	if auth != "" {
+		hdr.Set("Authorization", auth)
+	}
+	data, err := h.do(ctx, request{
+		vendor: vendor, op: "token", method: http.MethodPost,
+		url: tokenURL, header: hdr, body: body, secrets: c.secrets(),
+	})
+	if err != nil {
+		return Token{}, err
+	}
+	return ParseOAuthToken(vendor, data)
+}
+
+// clientCredentials is the client credentials grant with the credentials in
+// the form body.
+func clientCredentials(c Creds) url.Values {
+	return url.Values{
+		"grant_type":    {"client_credentials"},
+		"client_id":     {c.ClientID},
+		"client_secret": {c.ClientSecret},
+	}
+}
 
 // oauthReply is an RFC 6749 section 5.1 token response. expires_in is kept
 // raw: Cyral sends it as a JSON string ("300"), the others as a number.

@@ -3,7 +3,6 @@ package client
 import (
 	"context"
 	"encoding/base64"
-	"net/http"
 	"net/url"
 	"strings"
 )
@@ -67,18 +66,7 @@ func (v oauth2) Token(ctx context.Context, h *HTTP, c Creds) (Token, error) {
 	} else {
 		auth = "Basic " + base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(c.ClientID)+":"+url.QueryEscape(c.ClientSecret)))
 	}
-	hdr, body := postForm(form)
-	if auth != "" {
-		hdr.Set("Authorization", auth)
-	}
-	data, err := h.do(ctx, request{
-		vendor: v.Name(), op: "token", method: http.MethodPost,
-		url: c.BaseURL, header: hdr, body: body, secrets: c.secrets(),
-	})
-	if err != nil {
-		return Token{}, err
-	}
-	return ParseOAuthToken(v.Name(), data)
+	return oauthToken(ctx, h, v.Name(), c.BaseURL, form, auth, c)
 }
 
 func strconvQuote(s string) string { return `"` + clip(s, 40) + `"` }

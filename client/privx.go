@@ -2,7 +2,6 @@ package client
 
 import (
 	"context"
-	"net/http"
 	"net/url"
 	"strings"
 )
@@ -32,18 +31,11 @@ func (privx) Check(c Creds) error {
 }
 
 func (v privx) Token(ctx context.Context, h *HTTP, c Creds) (Token, error) {
-	hdr, body := postForm(url.Values{
+	form := url.Values{
 		"grant_type": {"password"},
 		"username":   {c.ClientID},
 		"password":   {c.ClientSecret},
-	})
-	hdr.Set("Authorization", basicRaw(c.OAuthClientID, c.OAuthClientSecret))
-	data, err := h.do(ctx, request{
-		vendor: v.Name(), op: "token", method: http.MethodPost,
-		url: join(c.BaseURL, "/auth/api/v1/oauth/token"), header: hdr, body: body, secrets: c.secrets(),
-	})
-	if err != nil {
-		return Token{}, err
 	}
-	return ParseOAuthToken(v.Name(), data)
+	return oauthToken(ctx, h, v.Name(), join(c.BaseURL, "/auth/api/v1/oauth/token"), form,
+		basicRaw(c.OAuthClientID, c.OAuthClientSecret), c)
 }

@@ -27,7 +27,7 @@ fmt:
 
 vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
-	go vet ./...
+	go vet -tags acceptance ./...
 
 dev: build
 	VERSION=$(VERSION) scripts/dev.sh

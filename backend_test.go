@@ -553,7 +553,7 @@ func TestConfigPolicy(t *testing.T) {
 	h.badRequest(logical.UpdateOperation, "config", map[string]any{"request_timeout": "0s"}, "request_timeout")
 	h.badRequest(logical.UpdateOperation, "config", map[string]any{"retries": 1}, "unknown field", "retries")
 
-	srv, role := h.vendorServer("incydr")
+	_, role := h.vendorServer("incydr")
 	h.ok(logical.CreateOperation, "roles/i", role)
 	h.ok(logical.ReadOperation, "token/i", nil)
 
@@ -575,7 +575,6 @@ func TestConfigPolicy(t *testing.T) {
 
 	h.ok(logical.DeleteOperation, "config", nil)
 	h.badRequest(logical.ReadOperation, "token/plain", nil, "allow_http")
-	_ = srv
 }
 
 func TestHostPatterns(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"sort"
 	"strings"
 	"time"
@@ -353,7 +354,6 @@ func (b *backend) pathRoleWrite(ctx context.Context, req *logical.Request, d *fr
 	if err := b.validateRole(name, role, cfg); err != nil {
 		return errorResponse(err)
 	}
-	var resp *logical.Response
 	if d.Get("verify").(bool) {
 		st, err := b.newRoleState(name, role, cfg)
 		if err != nil {
@@ -371,7 +371,7 @@ func (b *backend) pathRoleWrite(ctx context.Context, req *logical.Request, d *fr
 		return nil, err
 	}
 	b.dropRole(name)
-	return resp, nil
+	return nil, nil
 }
 
 // applyRoleFields copies the fields present in the request onto role.
@@ -472,7 +472,11 @@ func (b *backend) validateRole(name string, r *roleEntry, cfg *configEntry) erro
 	if err := client.Validate(v, r.creds()); err != nil {
 		return err
 	}
-	if err := cfg.checkURL(mustParseURL(r.URL)); err != nil {
+	u, err := url.Parse(r.URL)
+	if err != nil {
+		return &client.FieldError{Field: urlField(r.Vendor), Msg: "is not a valid URL"}
+	}
+	if err := cfg.checkURL(u); err != nil {
 		var fe *client.FieldError
 		if errors.As(err, &fe) {
 			fe.Field = urlField(r.Vendor)

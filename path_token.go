@@ -2,9 +2,7 @@ package vendor
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net/url"
 	"regexp"
 	"time"
 
@@ -176,12 +174,3 @@ func (b *backend) mint(ctx context.Context, st *roleState) (*cachedToken, error)
 var nameRE = regexp.MustCompile("^" + framework.GenericNameRegex("name") + "$")
 
 func validName(s string) bool { return nameRE.MatchString(s) }
-
-// mustParseURL parses a URL already checked by client.Validate.
-func mustParseURL(raw string) *url.URL {
-	u, err := url.Parse(raw)
-	if err != nil {
-		panic(errors.New("unvalidated URL"))
-	}
-	return u
-}

@@ -148,7 +148,7 @@ func Validate(v Vendor, c Creds) error {
 	}
 	for _, f := range vendorFields {
 		if c.Set(f) && !contains(v.Fields(), f) {
-			return &FieldError{Field: f, Msg: fmt.Sprintf("does not apply to vendor %s; remove it", v.Name())}
+			return &FieldError{Field: f, Msg: fmt.Sprintf("does not apply to vendor %s; leave it out, or set it empty on an existing role", v.Name())}
 		}
 	}
 	return v.Check(c)

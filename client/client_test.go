@@ -189,8 +189,7 @@ func TestRedirectIsNotFollowed(t *testing.T) {
 
 // The raw-Basic vendors must not URL-escape; the fakes say so when they do.
 func TestURLEscapedBasicIsRejectedByRawVendors(t *testing.T) {
-	srv, c, h := setup(t, "incydr")
-	_ = h
+	srv, c, _ := setup(t, "incydr")
 	req, _ := srv.APIRequest(srv.URL, "")
 	req.Method = "POST"
 	req.URL.Path = "/v1/oauth"

@@ -1,7 +1,6 @@
 package client
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -324,5 +323,5 @@ func basicRaw(id, secret string) string {
 
 // jsonBody marks a JSON request body.
 func jsonBody(b []byte) (http.Header, []byte) {
-	return http.Header{"Content-Type": {"application/json"}}, bytes.Clone(b)
+	return http.Header{"Content-Type": {"application/json"}}, b
 }

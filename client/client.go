@@ -33,8 +33,8 @@ type Creds struct {
 	TokenParams map[string]string
 }
 
-// secrets lists the values that must never appear in an error text.
-func (c Creds) secrets() []string {
+// Secrets lists the values that must never appear in an error text.
+func (c Creds) Secrets() []string {
 	return []string{c.ClientSecret, c.OAuthClientSecret}
 }
 

@@ -2,6 +2,8 @@ package client
 
 import (
 	"context"
+	"encoding/json"
+	"net/http"
 	"strings"
 )
 
@@ -25,4 +27,84 @@ func (cyberark) Check(c Creds) error {
 
 func (v cyberark) Token(ctx context.Context, h *HTTP, c Creds) (Token, error) {
 	return oauthToken(ctx, h, v.Name(), join(c.BaseURL, "/oauth2/platformtoken"), clientCredentials(c), "", c)
+}
+
+// Identity password rules as the default tenant policy sets them.
+func (cyberark) SecretRules() SecretRules { return SecretRules{MinLen: 8, MaxLen: 64} }
+
+// SetSecret changes the service user's password: as the user itself with
+// its old password, or as an admin by the user's uuid.
+func (v cyberark) SetSecret(ctx context.Context, h *HTTP, c Creds, by Actor, newSecret string) error {
+	secrets := append(c.Secrets(), newSecret)
+	if by.Self {
+		_, err := v.identityCall(ctx, h, by, "ChangeUserPassword", c.BaseURL, "/UserMgmt/ChangeUserPassword",
+			map[string]string{"oldPassword": c.ClientSecret, "newPassword": newSecret}, secrets)
+		return err
+	}
+	uuid, err := v.userUUID(ctx, h, c, by)
+	if err != nil {
+		return err
+	}
+	_, err = v.identityCall(ctx, h, by, "ResetUserPassword", c.BaseURL, "/UserMgmt/ResetUserPassword",
+		map[string]string{"ID": uuid, "newPassword": newSecret}, secrets)
+	return err
+}
+
+// userUUID finds the user's uuid through a Redrock query.
+func (v cyberark) userUUID(ctx context.Context, h *HTTP, c Creds, by Actor) (string, error) {
+	// A quote doubled is SQL's escape; the login cannot break out of the literal.
+	script := "Select ID, Username from User WHERE Username='" + strings.ReplaceAll(c.ClientID, "'", "''") + "'"
+	raw, err := v.identityCall(ctx, h, by, "Redrock/query", c.BaseURL, "/Redrock/query", map[string]string{"Script": script}, c.Secrets())
+	if err != nil {
+		return "", err
+	}
+	var r struct {
+		Results []struct {
+			Row struct {
+				ID       string `json:"ID"`
+				Username string `json:"Username"`
+			} `json:"Row"`
+		} `json:"Results"`
+	}
+	if err := decodeReply(v.Name(), "Redrock/query", raw, &r); err != nil {
+		return "", err
+	}
+	for _, res := range r.Results {
+		if strings.EqualFold(res.Row.Username, c.ClientID) && res.Row.ID != "" {
+			return res.Row.ID, nil
+		}
+	}
+	return "", &RejectedError{Vendor: v.Name(), Op: "Redrock/query", Status: http.StatusOK,
+		Message: "no user " + clip(c.ClientID, 100) + " is visible to the rotation_role; check the login and the admin's rights"}
+}
+
+// identityCall posts a JSON body and unwraps Identity's envelope, in which
+// HTTP 200 with success:false is a refusal.
+func (v cyberark) identityCall(ctx context.Context, h *HTTP, by Actor, op, base, path string, body any, secrets []string) (json.RawMessage, error) {
+	raw, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	hdr, b := jsonBody(raw)
+	data, err := h.call(ctx, by, request{vendor: v.Name(), op: op, method: http.MethodPost, url: join(base, path), header: hdr, body: b, secrets: secrets})
+	if err != nil {
+		return nil, err
+	}
+	var env struct {
+		Success   *bool           `json:"success"`
+		Result    json.RawMessage `json:"Result"`
+		Message   string          `json:"Message"`
+		ErrorCode string          `json:"ErrorCode"`
+	}
+	if err := decodeReply(v.Name(), op, data, &env); err != nil {
+		return nil, err
+	}
+	if env.Success == nil {
+		return nil, &UnavailableError{Vendor: v.Name(), Op: op, Class: ClassBadResponse, Detail: "the reply has no success field"}
+	}
+	if !*env.Success {
+		return nil, &RejectedError{Vendor: v.Name(), Op: op, Status: http.StatusOK,
+			Code: clip(redact(env.ErrorCode, secrets), 100), Message: clip(redact(env.Message, secrets), 300)}
+	}
+	return env.Result, nil
 }

@@ -3,6 +3,8 @@ package client
 import (
 	"context"
 	"encoding/json"
+	"net/http"
+	"net/url"
 	"strings"
 )
 
@@ -51,6 +53,61 @@ func (v cyberarkPAM) Token(ctx context.Context, h *HTTP, c Creds) (Token, error)
 	return v.logon(ctx, h, c, "")
 }
 
+// SecretRules: PVWA's ResetPassword takes at most 39 characters.
+func (cyberarkPAM) SecretRules() SecretRules { return SecretRules{MinLen: 8, MaxLen: 39} }
+
+// SetSecret changes the user's password: as the user, by a logon that
+// carries newPassword; as an admin, through the Users API.
+func (v cyberarkPAM) SetSecret(ctx context.Context, h *HTTP, c Creds, by Actor, newSecret string) error {
+	if by.Self {
+		_, err := v.logon(ctx, h, c, newSecret)
+		return err
+	}
+	id, err := v.userID(ctx, h, c, by)
+	if err != nil {
+		return err
+	}
+	raw, err := json.Marshal(map[string]string{"NewPassword": newSecret})
+	if err != nil {
+		return err
+	}
+	hdr, body := jsonBody(raw)
+	_, err = h.call(ctx, by, request{
+		vendor: v.Name(), op: "ResetPassword", method: http.MethodPost,
+		url:    join(c.BaseURL, "/PasswordVault/API/Users/"+url.PathEscape(id)+"/ResetPassword"),
+		header: hdr, body: body, secrets: append(c.Secrets(), newSecret),
+	})
+	return err
+}
+
+// userID finds the vault user's numeric id by name.
+func (v cyberarkPAM) userID(ctx context.Context, h *HTTP, c Creds, by Actor) (string, error) {
+	data, err := h.call(ctx, by, request{
+		vendor: v.Name(), op: "Users search", method: http.MethodGet,
+		url:     join(c.BaseURL, "/PasswordVault/API/Users?search="+url.QueryEscape(c.ClientID)),
+		secrets: c.Secrets(),
+	})
+	if err != nil {
+		return "", err
+	}
+	var r struct {
+		Users []struct {
+			ID       json.Number `json:"id"`
+			Username string      `json:"username"`
+		} `json:"Users"`
+	}
+	if err := decodeReply(v.Name(), "Users search", data, &r); err != nil {
+		return "", err
+	}
+	for _, u := range r.Users {
+		if strings.EqualFold(u.Username, c.ClientID) && u.ID != "" {
+			return u.ID.String(), nil
+		}
+	}
+	return "", &RejectedError{Vendor: v.Name(), Op: "Users search", Status: http.StatusOK,
+		Message: "no user " + clip(c.ClientID, 100) + " is visible to the rotation_role; check the user name and the admin's rights"}
+}
+
 func (v cyberarkPAM) logon(ctx context.Context, h *HTTP, c Creds, newPassword string) (Token, error) {
 	method := c.AuthMethod
 	if method == "" {
@@ -64,7 +121,9 @@ func (v cyberarkPAM) logon(ctx context.Context, h *HTTP, c Creds, newPassword st
 	data, err := h.do(ctx, request{
 		vendor: v.Name(), op: "logon", method: "POST",
 		url:    join(c.BaseURL, "/PasswordVault/API/Auth/"+PAMAuthMethods[method]+"/Logon"),
-		header: hdr, body: body, secrets: append(c.secrets(), newPassword),
+		header: hdr, body: body, secrets: append(c.Secrets(), newPassword),
+		// A logon that changes the password must not be sent twice.
+		once: newPassword != "",
 	})
 	if err != nil {
 		return Token{}, err

@@ -1,6 +1,10 @@
 package client
 
-import "context"
+import (
+	"context"
+	"net/http"
+	"net/url"
+)
 
 // Cyral's control plane is Keycloak underneath: client credentials go in the
 // form body (never Basic), and expires_in arrives as a JSON string.
@@ -14,4 +18,32 @@ func (cyral) Check(Creds) error { return nil }
 
 func (v cyral) Token(ctx context.Context, h *HTTP, c Creds) (Token, error) {
 	return oauthToken(ctx, h, v.Name(), join(c.BaseURL, "/v1/users/oidc/token"), clientCredentials(c), "", c)
+}
+
+// RegenerateSecret asks the control plane for a new secret of the service
+// account; the old one stops working at once.
+func (v cyral) RegenerateSecret(ctx context.Context, h *HTTP, c Creds, by Actor) (string, error) {
+	data, err := h.call(ctx, by, request{
+		vendor: v.Name(), op: "rotateSecret", method: http.MethodPost,
+		url:     join(c.BaseURL, "/v1/users/serviceAccounts/"+url.PathEscape(c.ClientID)+"/rotateSecret"),
+		secrets: c.Secrets(),
+	})
+	if err != nil {
+		return "", err
+	}
+	var r struct {
+		ClientID     string `json:"clientId"`
+		ClientSecret string `json:"clientSecret"`
+	}
+	if err := decodeReply(v.Name(), "rotateSecret", data, &r); err != nil {
+		return "", err
+	}
+	if r.ClientSecret == "" {
+		return "", &UnavailableError{Vendor: v.Name(), Op: "rotateSecret", Class: ClassBadResponse, Detail: "the reply has no clientSecret"}
+	}
+	if r.ClientID != "" && r.ClientID != c.ClientID {
+		return "", &UnavailableError{Vendor: v.Name(), Op: "rotateSecret", Class: ClassBadResponse,
+			Detail: "the reply is for service account " + clip(r.ClientID, 80) + ", not " + clip(c.ClientID, 80)}
+	}
+	return r.ClientSecret, nil
 }

@@ -94,17 +94,18 @@ func redact(s string, secrets []string) string {
 // whichever of the known shapes it has: RFC 6749 (error, error_description),
 // CyberArk PAM (ErrorCode, ErrorMessage), CyberArk Identity (ErrorCode,
 // Message), PrivX APIs (error_code, error_message). Anything else becomes a
-// short excerpt of the body.
-func vendorMessage(body []byte) (code, msg string) {
+// short excerpt of the body. Secrets are removed before anything is cut, so
+// no prefix of one survives at the cut.
+func vendorMessage(body []byte, secrets []string) (code, msg string) {
 	var m map[string]any
 	if json.Unmarshal(body, &m) == nil {
 		code = firstString(m, "error", "ErrorCode", "error_code", "errorCode")
 		msg = firstString(m, "error_description", "ErrorMessage", "Message", "error_message", "message", "Details")
 		if code != "" || msg != "" {
-			return clip(code, 100), clip(msg, 300)
+			return clip(redact(code, secrets), 100), clip(redact(msg, secrets), 300)
 		}
 	}
-	return "", clip(strings.TrimSpace(string(body)), 200)
+	return "", clip(redact(strings.TrimSpace(string(body)), secrets), 200)
 }
 
 func firstString(m map[string]any, keys ...string) string {

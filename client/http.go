@@ -126,9 +126,15 @@ func ParseCAPEM(pemText string) (*x509.CertPool, error) {
 	return pool, nil
 }
 
+// singleAttempt marks a request context whose call must not be retried.
+type singleAttempt struct{}
+
 func (h *HTTP) shouldRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
 	if ctx.Err() != nil {
 		return false, ctx.Err()
+	}
+	if ctx.Value(singleAttempt{}) != nil {
+		return false, nil
 	}
 	if err != nil {
 		// Bad certificates, bad schemes and the like cannot heal.
@@ -204,6 +210,7 @@ type request struct {
 	header     http.Header
 	body       []byte
 	secrets    []string // removed from any text that reaches an error
+	once       bool     // not idempotent: one attempt, never retried
 }
 
 // do performs r and returns the body of a 2xx answer. Anything else comes
@@ -221,7 +228,12 @@ func (h *HTTP) do(ctx context.Context, r request) ([]byte, error) {
 			return nil, err
 		}
 	}
-	ctx, cancel := context.WithTimeout(ctx, h.deadline)
+	deadline := h.deadline
+	if r.once {
+		deadline = h.opts.Timeout
+		ctx = context.WithValue(ctx, singleAttempt{}, true)
+	}
+	ctx, cancel := context.WithTimeout(ctx, deadline)
 	defer cancel()
 
 	var body any
@@ -261,7 +273,7 @@ func (h *HTTP) do(ctx context.Context, r request) ([]byte, error) {
 		return data, nil
 	case s >= 300 && s < 400:
 		return nil, &RejectedError{Vendor: r.vendor, Op: r.op, Status: s,
-			Message: redact(fmt.Sprintf("the vendor redirected to %q; redirects are not followed, so set the role's URL to the final address", resp.Header.Get("Location")), r.secrets)}
+			Message: fmt.Sprintf("the vendor redirected to %q; redirects are not followed, so set the role's URL to the final address", clip(redact(resp.Header.Get("Location"), r.secrets), 200))}
 	case s == http.StatusTooManyRequests:
 		detail := vendorDetail(data, r.secrets)
 		if d, ok := retryAfter(resp.Header.Get("Retry-After"), h.opts.Now()); ok {
@@ -271,21 +283,19 @@ func (h *HTTP) do(ctx context.Context, r request) ([]byte, error) {
 	case s == http.StatusRequestTimeout:
 		return nil, unavailable(ClassTimeout, s, vendorDetail(data, r.secrets))
 	case s >= 400 && s < 500:
-		code, msg := vendorMessage(data)
-		return nil, &RejectedError{Vendor: r.vendor, Op: r.op, Status: s, Code: redact(code, r.secrets), Message: redact(msg, r.secrets)}
+		code, msg := vendorMessage(data, r.secrets)
+		return nil, &RejectedError{Vendor: r.vendor, Op: r.op, Status: s, Code: code, Message: msg}
 	default:
 		return nil, unavailable(ClassServer, s, vendorDetail(data, r.secrets))
 	}
 }
 
 func vendorDetail(body []byte, secrets []string) string {
-	code, msg := vendorMessage(body)
-	switch {
-	case code != "" && msg != "":
-		return redact(code+": "+msg, secrets)
-	default:
-		return redact(code+msg, secrets)
+	code, msg := vendorMessage(body, secrets)
+	if code != "" && msg != "" {
+		return code + ": " + msg
 	}
+	return code + msg
 }
 
 // classifyNetError names the failure class of a transport error.

@@ -24,3 +24,8 @@ func (incydr) Check(c Creds) error {
 func (v incydr) Token(ctx context.Context, h *HTTP, c Creds) (Token, error) {
 	return oauthToken(ctx, h, v.Name(), join(c.BaseURL, "/v1/oauth"), nil, basicRaw(c.ClientID, c.ClientSecret), c)
 }
+
+// NoRotation: Code42 renews API client secrets only in its console.
+func (incydr) NoRotation() string {
+	return "incydr has no public API to rotate an API client secret (Code42 renews them only in the console): create a new API client there, then write its secret to the role with client_secret=..."
+}

@@ -70,3 +70,8 @@ func (v oauth2) Token(ctx context.Context, h *HTTP, c Creds) (Token, error) {
 }
 
 func strconvQuote(s string) string { return `"` + clip(s, 40) + `"` }
+
+// NoRotation: RFC 6749 defines no way for a client to change its secret.
+func (oauth2) NoRotation() string {
+	return "oauth2 has no rotation API (OAuth 2.0 defines no standard way to change a client secret): renew the secret at the authorization server, then write it to the role with client_secret=..."
+}

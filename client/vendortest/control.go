@@ -22,6 +22,19 @@ type FaultRequest struct {
 	Body       string `json:"body,omitempty"`
 	DelayMS    int    `json:"delay_ms,omitempty"`
 	Times      int    `json:"times,omitempty"`
+	Apply      bool   `json:"apply,omitempty"`
+}
+
+// AccountRequest adds an account to a fake through the control API. A privx
+// account gets the fake's OAuth client.
+type AccountRequest struct {
+	Vendor     string   `json:"vendor"`
+	ID         string   `json:"id"`
+	Secret     string   `json:"secret"`
+	Admin      bool     `json:"admin,omitempty"`
+	Name       string   `json:"name,omitempty"`
+	Roles      []string `json:"roles,omitempty"`
+	AuthMethod string   `json:"auth_method,omitempty"`
 }
 
 // ControlHandler lets a process that does not share memory with the fakes
@@ -32,6 +45,8 @@ type FaultRequest struct {
 //	POST /clear                     drop every fault
 //	POST /lifetime  {"vendor","seconds"}
 //	POST /expire    {"vendor"}      end every issued token
+//	POST /account   AccountRequest  add an account
+//	POST /secret    {"vendor","id","secret"}  204 if it is the account's secret, 409 if not
 func ControlHandler(fakes map[string]*Fake) http.Handler {
 	mux := http.NewServeMux()
 	fake := func(w http.ResponseWriter, name string) *Fake {
@@ -56,7 +71,7 @@ func ControlHandler(fakes map[string]*Fake) http.Handler {
 		}
 		if f := fake(w, fr.Vendor); f != nil {
 			f.Inject(fr.Endpoint, Fault{Status: fr.Status, RetryAfter: fr.RetryAfter, Body: fr.Body,
-				Delay: time.Duration(fr.DelayMS) * time.Millisecond, Times: fr.Times})
+				Delay: time.Duration(fr.DelayMS) * time.Millisecond, Times: fr.Times, Apply: fr.Apply})
 			w.WriteHeader(http.StatusNoContent)
 		}
 	})
@@ -78,6 +93,35 @@ func ControlHandler(fakes map[string]*Fake) http.Handler {
 		if f := fake(w, req.Vendor); f != nil {
 			f.SetLifetime(time.Duration(req.Seconds) * time.Second)
 			w.WriteHeader(http.StatusNoContent)
+		}
+	})
+	mux.HandleFunc("POST /account", func(w http.ResponseWriter, r *http.Request) {
+		var req AccountRequest
+		if err := json.NewDecoder(r.Body).Decode(&req); err != nil || req.ID == "" || req.Secret == "" {
+			http.Error(w, "want {\"vendor\",\"id\",\"secret\"}", http.StatusBadRequest)
+			return
+		}
+		if f := fake(w, req.Vendor); f != nil {
+			f.mu.Lock()
+			oid, osecret := f.oauthID, f.oauthSecret
+			f.mu.Unlock()
+			f.AddAccount(Account{ID: req.ID, Secret: req.Secret, Admin: req.Admin, Name: req.Name, Roles: req.Roles,
+				AuthMethod: req.AuthMethod, OAuthClientID: oid, OAuthClientSecret: osecret})
+			w.WriteHeader(http.StatusNoContent)
+		}
+	})
+	mux.HandleFunc("POST /secret", func(w http.ResponseWriter, r *http.Request) {
+		var req struct{ Vendor, ID, Secret string }
+		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		if f := fake(w, req.Vendor); f != nil {
+			if a, ok := f.Account(req.ID); ok && a.Secret == req.Secret {
+				w.WriteHeader(http.StatusNoContent)
+				return
+			}
+			w.WriteHeader(http.StatusConflict)
 		}
 	})
 	mux.HandleFunc("POST /expire", func(w http.ResponseWriter, r *http.Request) {

@@ -2,9 +2,21 @@ package vendortest
 
 import (
 	"net/http"
+	"regexp"
 	"strconv"
 	"strings"
 )
+
+// redrockUser is the one query shape the fake understands: a user's ID by
+// login, with quotes in the login doubled.
+var redrockUser = regexp.MustCompile(`(?i)^\s*select\s+ID\s*,\s*Username\s+from\s+User\s+where\s+Username\s*=\s*'((?:[^']|'')*)'\s*$`)
+
+func nilIfEmpty(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
 
 // CyberArk Identity (ISPSS). Token: form client_credentials at
 // /oauth2/platformtoken with a user@suffix client_id.
@@ -43,6 +55,104 @@ func cyberarkRoutes(f *Fake, mux *http.ServeMux) {
 			"token_type":   "Bearer",
 			"expires_in":   int(life.Seconds()),
 		})
+	}))
+	// Identity's REST envelope: HTTP 200 even for logical failures.
+	envelope := func(w http.ResponseWriter, status int, ok bool, result any, code, msg, why string) {
+		if !ok {
+			f.mu.Lock()
+			f.rejections = append(f.rejections, why)
+			f.mu.Unlock()
+		}
+		writeJSON(w, status, map[string]any{"success": ok, "Result": result, "Message": nilIfEmpty(msg), "ErrorCode": nilIfEmpty(code), "ErrorID": nil, "Exception": nil})
+	}
+	// authed reads the caller and a strict JSON body, answering for failures.
+	authed := func(w http.ResponseWriter, r *http.Request, body any) *Account {
+		caller := f.caller(r)
+		if caller == nil {
+			envelope(w, http.StatusUnauthorized, false, nil, "Unauthorized", "Not Authorized", "admin API call without a live Bearer token")
+			return nil
+		}
+		if why := readJSON(r, body); why != "" {
+			envelope(w, http.StatusOK, false, nil, "InvalidArgument", "Invalid request body", why)
+			return nil
+		}
+		return caller
+	}
+	mux.HandleFunc("POST /UserMgmt/ChangeUserPassword", f.endpoint("rotate", func(w http.ResponseWriter, r *http.Request) {
+		var body struct {
+			OldPassword *string `json:"oldPassword"`
+			NewPassword *string `json:"newPassword"`
+		}
+		caller := authed(w, r, &body)
+		if caller == nil {
+			return
+		}
+		if body.OldPassword == nil || body.NewPassword == nil {
+			envelope(w, http.StatusOK, false, nil, "InvalidArgument", "oldPassword and newPassword are required", "missing oldPassword or newPassword")
+			return
+		}
+		if *body.OldPassword != caller.Secret {
+			envelope(w, http.StatusOK, false, nil, "InvalidPassword", "The current password is incorrect.", "wrong oldPassword for "+caller.ID)
+			return
+		}
+		if why := weakPassword(*body.NewPassword, 8, 64); why != "" {
+			envelope(w, http.StatusOK, false, nil, "PasswordComplexity", "Password does not meet complexity requirements.", "weak new password: "+why)
+			return
+		}
+		f.setSecret(caller.ID, *body.NewPassword)
+		envelope(w, http.StatusOK, true, nil, "", "", "")
+	}))
+	mux.HandleFunc("POST /Redrock/query", f.endpoint("query", func(w http.ResponseWriter, r *http.Request) {
+		var body struct {
+			Script string `json:"Script"`
+		}
+		caller := authed(w, r, &body)
+		if caller == nil {
+			return
+		}
+		if !caller.Admin {
+			envelope(w, http.StatusOK, false, nil, "Unauthorized", "You are not authorized to perform this operation.", caller.ID+" is no admin")
+			return
+		}
+		m := redrockUser.FindStringSubmatch(body.Script)
+		if m == nil {
+			envelope(w, http.StatusOK, false, nil, "QueryError", "Query could not be parsed.", "unexpected script "+strconv.Quote(body.Script))
+			return
+		}
+		rows := []any{}
+		if a := f.account(strings.ReplaceAll(m[1], "''", "'")); a != nil {
+			rows = append(rows, map[string]any{"Row": map[string]any{"ID": a.UUID, "Username": a.ID}})
+		}
+		envelope(w, http.StatusOK, true, map[string]any{"Count": len(rows), "Results": rows}, "", "", "")
+	}))
+	mux.HandleFunc("POST /UserMgmt/ResetUserPassword", f.endpoint("rotate", func(w http.ResponseWriter, r *http.Request) {
+		var body struct {
+			ID          *string `json:"ID"`
+			NewPassword *string `json:"newPassword"`
+		}
+		caller := authed(w, r, &body)
+		if caller == nil {
+			return
+		}
+		if !caller.Admin {
+			envelope(w, http.StatusOK, false, nil, "Unauthorized", "You are not authorized to perform this operation.", caller.ID+" is no admin")
+			return
+		}
+		if body.ID == nil || body.NewPassword == nil {
+			envelope(w, http.StatusOK, false, nil, "InvalidArgument", "ID and newPassword are required", "missing ID or newPassword")
+			return
+		}
+		a := f.byUUID(*body.ID)
+		if a == nil {
+			envelope(w, http.StatusOK, false, nil, "UserNotFound", "User not found.", "reset for unknown uuid "+*body.ID)
+			return
+		}
+		if why := weakPassword(*body.NewPassword, 8, 64); why != "" {
+			envelope(w, http.StatusOK, false, nil, "PasswordComplexity", "Password does not meet complexity requirements.", "weak new password: "+why)
+			return
+		}
+		f.setSecret(a.ID, *body.NewPassword)
+		envelope(w, http.StatusOK, true, nil, "", "", "")
 	}))
 	mux.HandleFunc("POST /Security/WhoAmI", f.endpoint("api", func(w http.ResponseWriter, r *http.Request) {
 		f.mu.Lock()

@@ -2,6 +2,7 @@ package vendortest
 
 import (
 	"net/http"
+	"strconv"
 	"strings"
 )
 
@@ -51,20 +52,79 @@ func pamRoutes(f *Fake, mux *http.ServeMux) {
 			pamErr(w, http.StatusForbidden, "ITATS004E", "Authentication failure for User ["+*body.Username+"].", "bad logon for "+*body.Username+" via "+method)
 			return
 		}
+		if body.NewPassword != "" {
+			// The user changes its own password as it logs on.
+			if why := weakPassword(body.NewPassword, 8, 39); why != "" {
+				pamErr(w, http.StatusBadRequest, "ITATS537E", "The new password does not meet the password policy.", "weak newPassword: "+why)
+				return
+			}
+			f.setSecret(a.ID, body.NewPassword)
+		}
 		tok, _ := f.issue(a.ID)
 		writeJSON(w, http.StatusOK, tok)
 	}))
-	mux.HandleFunc("GET /PasswordVault/API/Users", f.endpoint("api", func(w http.ResponseWriter, r *http.Request) {
-		if !f.Valid(r.Header.Get("Authorization")) {
+	listUsers := func(w http.ResponseWriter, r *http.Request) {
+		if f.caller(r) == nil {
 			pamErr(w, http.StatusUnauthorized, "PASWS006E", "Your session has expired. Please log in again.", "api call without a live session token")
 			return
 		}
+		search := strings.ToLower(r.URL.Query().Get("search"))
 		f.mu.Lock()
 		users := []map[string]any{}
 		for _, a := range f.accounts {
-			users = append(users, map[string]any{"id": a.UUID, "username": a.ID})
+			if strings.Contains(strings.ToLower(a.ID), search) {
+				id, _ := strconv.Atoi(a.UUID)
+				users = append(users, map[string]any{"id": id, "username": a.ID})
+			}
 		}
 		f.mu.Unlock()
 		writeJSON(w, http.StatusOK, map[string]any{"Users": users, "Total": len(users)})
+	}
+	// Searches are counted apart from plain API calls.
+	api, query := f.endpoint("api", listUsers), f.endpoint("query", listUsers)
+	mux.HandleFunc("GET /PasswordVault/API/Users", func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Has("search") {
+			query(w, r)
+			return
+		}
+		api(w, r)
+	})
+	mux.HandleFunc("POST /PasswordVault/API/Users/{id}/ResetPassword", f.endpoint("rotate", func(w http.ResponseWriter, r *http.Request) {
+		caller := f.caller(r)
+		if caller == nil {
+			pamErr(w, http.StatusUnauthorized, "PASWS006E", "Your session has expired. Please log in again.", "ResetPassword without a live session token")
+			return
+		}
+		if !caller.Admin {
+			pamErr(w, http.StatusForbidden, "PASWS041E", "You are not authorized to perform this action.", caller.ID+" is no admin")
+			return
+		}
+		// PVWA binds JSON case-insensitively, as .NET does.
+		var body map[string]any
+		if why := readJSON(r, &body); why != "" {
+			pamErr(w, http.StatusBadRequest, "PASWS167E", "There are some invalid parameters.", why)
+			return
+		}
+		var newPassword string
+		for k, v := range body {
+			if strings.EqualFold(k, "newPassword") {
+				newPassword, _ = v.(string)
+			}
+		}
+		if newPassword == "" {
+			pamErr(w, http.StatusBadRequest, "PASWS167E", "There are some invalid parameters.", "ResetPassword without NewPassword")
+			return
+		}
+		a := f.byUUID(r.PathValue("id"))
+		if a == nil {
+			pamErr(w, http.StatusNotFound, "PASWS013E", "User was not found.", "ResetPassword for unknown user "+r.PathValue("id"))
+			return
+		}
+		if why := weakPassword(newPassword, 8, 39); why != "" {
+			pamErr(w, http.StatusBadRequest, "ITATS537E", "The new password does not meet the password policy.", "weak NewPassword: "+why)
+			return
+		}
+		f.setSecret(a.ID, newPassword)
+		w.WriteHeader(http.StatusOK)
 	}))
 }

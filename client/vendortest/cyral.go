@@ -53,6 +53,28 @@ func cyralRoutes(f *Fake, mux *http.ServeMux) {
 			"scope":              "profile email",
 		})
 	}))
+	// The service account itself, or one allowed to manage service accounts,
+	// may rotate a secret; the old secret stops working at once.
+	mux.HandleFunc("POST /v1/users/serviceAccounts/{clientId}/rotateSecret", f.endpoint("rotate", func(w http.ResponseWriter, r *http.Request) {
+		caller := f.caller(r)
+		if caller == nil {
+			f.reject(w, http.StatusUnauthorized, "rotateSecret without a live Bearer token", `{"error":"unauthorized"}`)
+			return
+		}
+		target := r.PathValue("clientId")
+		if caller.ID != target && !caller.Admin {
+			oauthErr(w, http.StatusForbidden, "forbidden", "not allowed to manage service accounts", caller.ID+" may not rotate "+target)
+			return
+		}
+		a := f.account(target)
+		if a == nil {
+			oauthErr(w, http.StatusNotFound, "not_found", "service account not found", "rotateSecret for unknown "+strconv.Quote(target))
+			return
+		}
+		secret := "cyral-" + randomHex(20)
+		f.setSecret(target, secret)
+		writeJSON(w, http.StatusOK, map[string]any{"clientId": a.ID, "clientSecret": secret, "displayName": a.Name, "roleIds": a.Roles})
+	}))
 	mux.HandleFunc("GET /v1/users/serviceAccounts", f.endpoint("api", func(w http.ResponseWriter, r *http.Request) {
 		if !f.Valid(r.Header.Get("Authorization")) {
 			f.reject(w, http.StatusUnauthorized, "api call without a live Bearer token", `{"error":"unauthorized"}`)

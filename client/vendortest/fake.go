@@ -14,8 +14,10 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -40,6 +42,9 @@ type Account struct {
 	// Name and Roles describe a service or API client.
 	Name  string
 	Roles []string
+	// Admin may manage other accounts: reset passwords, rotate secrets,
+	// create and delete API clients.
+	Admin bool
 }
 
 // Fault is injected into the next Times calls of one endpoint.
@@ -57,6 +62,10 @@ type Fault struct {
 	Body string
 	// Times is how many calls the fault affects; 0 means one, -1 every call.
 	Times int
+	// Apply runs the real handler first, so its changes take effect, and
+	// only then delays, holds or replaces the answer: a reply lost after the
+	// vendor acted.
+	Apply bool
 }
 
 // Option configures a Fake.
@@ -85,6 +94,9 @@ type Fake struct {
 	calls      map[string]int
 	rejections []string
 	lastForm   map[string]url.Values
+	nextID     int
+	// privx: the OAuth client that fronts every API client.
+	oauthID, oauthSecret string
 }
 
 type issued struct {
@@ -162,9 +174,79 @@ func (f *Fake) AddAccount(a Account) {
 
 func (f *Fake) addAccount(a Account) {
 	if a.UUID == "" {
-		a.UUID = randomHex(8)
+		a.UUID = f.newUUID()
+	}
+	if f.oauthID == "" && a.OAuthClientID != "" {
+		f.oauthID, f.oauthSecret = a.OAuthClientID, a.OAuthClientSecret
 	}
 	f.accounts[a.ID] = &a
+}
+
+// newUUID makes an account id the way the vendor would: PVWA numbers its
+// users, the others use opaque strings.
+func (f *Fake) newUUID() string {
+	f.nextID++
+	if f.vendor == "cyberark-pam" {
+		return strconv.Itoa(100 + f.nextID)
+	}
+	return randomHex(8)
+}
+
+// Accounts returns a copy of every account, sorted by ID.
+func (f *Fake) Accounts() []Account {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := make([]Account, 0, len(f.accounts))
+	for _, a := range f.accounts {
+		out = append(out, *a)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+// caller is the account behind a live token presented the vendor's way,
+// or nil.
+func (f *Fake) caller(r *http.Request) *Account {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if id := f.validLocked(r.Header.Get("Authorization")); id != "" {
+		if a, ok := f.accounts[id]; ok {
+			c := *a
+			return &c
+		}
+	}
+	return nil
+}
+
+// setSecret changes an account's secret; false when there is no such account.
+func (f *Fake) setSecret(id, secret string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	a, ok := f.accounts[id]
+	if ok {
+		a.Secret = secret
+	}
+	return ok
+}
+
+// byUUID finds an account by its admin-API id.
+func (f *Fake) byUUID(uuid string) *Account {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, a := range f.accounts {
+		if a.UUID == uuid {
+			c := *a
+			return &c
+		}
+	}
+	return nil
+}
+
+// DeleteAccount removes an account, as an operator would at the vendor.
+func (f *Fake) DeleteAccount(id string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.accounts, id)
 }
 
 // Account returns a copy of the account with that ID.
@@ -309,6 +391,11 @@ func (f *Fake) endpoint(name string, h http.HandlerFunc) http.HandlerFunc {
 			h(w, r)
 			return
 		}
+		var applied *httptest.ResponseRecorder
+		if fault.Apply {
+			applied = httptest.NewRecorder()
+			h(applied, r)
+		}
 		if fault.Delay > 0 {
 			t := time.NewTimer(fault.Delay)
 			select {
@@ -326,6 +413,14 @@ func (f *Fake) endpoint(name string, h http.HandlerFunc) http.HandlerFunc {
 			}
 		}
 		if fault.Status == 0 && fault.Body == "" {
+			if applied != nil {
+				for k, v := range applied.Header() {
+					w.Header()[k] = v
+				}
+				w.WriteHeader(applied.Code)
+				w.Write(applied.Body.Bytes())
+				return
+			}
 			h(w, r)
 			return
 		}
@@ -453,4 +548,27 @@ const time1s = time.Second
 func jsonText(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
+}
+
+// weakPassword says why p breaks a vendor's password rules (length within
+// min..max; an upper-case letter, a lower-case letter and a digit), or "".
+func weakPassword(p string, min, max int) string {
+	if len(p) < min || len(p) > max {
+		return fmt.Sprintf("length %d outside %d..%d", len(p), min, max)
+	}
+	var upper, lower, digit bool
+	for _, r := range p {
+		switch {
+		case r >= 'A' && r <= 'Z':
+			upper = true
+		case r >= 'a' && r <= 'z':
+			lower = true
+		case r >= '0' && r <= '9':
+			digit = true
+		}
+	}
+	if !upper || !lower || !digit {
+		return "needs an upper-case letter, a lower-case letter and a digit"
+	}
+	return ""
 }

@@ -3,6 +3,7 @@ package vendortest
 import (
 	"net/http"
 	"strconv"
+	"strings"
 )
 
 // PrivX. Token: Basic oauth_client_id:oauth_client_secret sent raw, and a
@@ -54,18 +55,106 @@ func privxRoutes(f *Fake, mux *http.ServeMux) {
 			"scope":         "privx-external",
 		})
 	}))
+	apiErr := func(w http.ResponseWriter, status int, code, msg, property, why string) {
+		body := map[string]string{"error_code": code, "error_message": msg}
+		if property != "" {
+			body["property"] = property
+		}
+		f.reject(w, status, why, jsonText(body))
+	}
+	// admin answers for a caller that may not manage API clients.
+	admin := func(w http.ResponseWriter, r *http.Request) bool {
+		caller := f.caller(r)
+		switch {
+		case caller == nil:
+			apiErr(w, http.StatusUnauthorized, "UNAUTHORIZED", "unauthorized", "", "api call without a live Bearer token")
+		case !caller.Admin:
+			apiErr(w, http.StatusForbidden, "FORBIDDEN", "insufficient permissions", "", caller.ID+" may not manage api clients")
+		default:
+			return true
+		}
+		return false
+	}
+	view := func(a *Account, withSecrets bool) map[string]any {
+		roles := []map[string]string{}
+		for _, name := range a.Roles {
+			roles = append(roles, map[string]string{"id": "role-" + name, "name": name})
+		}
+		v := map[string]any{"id": a.ID, "name": a.Name, "roles": roles}
+		if withSecrets {
+			v["secret"], v["oauth_client_id"], v["oauth_client_secret"] = a.Secret, a.OAuthClientID, a.OAuthClientSecret
+		}
+		return v
+	}
 	mux.HandleFunc("GET /local-user-store/api/v1/api-clients", f.endpoint("api", func(w http.ResponseWriter, r *http.Request) {
-		if !f.Valid(r.Header.Get("Authorization")) {
-			f.reject(w, http.StatusUnauthorized, "api call without a live Bearer token",
-				`{"error_code":"UNAUTHORIZED","error_message":"unauthorized"}`)
+		if f.caller(r) == nil {
+			apiErr(w, http.StatusUnauthorized, "UNAUTHORIZED", "unauthorized", "", "api call without a live Bearer token")
+			return
+		}
+		items := []map[string]any{}
+		for _, a := range f.Accounts() {
+			items = append(items, view(&a, false))
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"count": len(items), "items": items})
+	}))
+	mux.HandleFunc("GET /local-user-store/api/v1/api-clients/{id}", f.endpoint("read", func(w http.ResponseWriter, r *http.Request) {
+		if !admin(w, r) {
+			return
+		}
+		a := f.account(r.PathValue("id"))
+		if a == nil {
+			apiErr(w, http.StatusNotFound, "NOT_FOUND", "api client not found", "", "read of unknown api client "+r.PathValue("id"))
+			return
+		}
+		writeJSON(w, http.StatusOK, view(a, true))
+	}))
+	mux.HandleFunc("POST /local-user-store/api/v1/api-clients", f.endpoint("create", func(w http.ResponseWriter, r *http.Request) {
+		if !admin(w, r) {
+			return
+		}
+		var body struct {
+			Name  string `json:"name"`
+			Roles []struct {
+				ID   string `json:"id"`
+				Name string `json:"name"`
+			} `json:"roles"`
+		}
+		if why := readJSON(r, &body); why != "" {
+			apiErr(w, http.StatusBadRequest, "INVALID_PARAMETER_TYPE", "invalid request body", "roles", why)
+			return
+		}
+		if body.Name == "" {
+			apiErr(w, http.StatusBadRequest, "MISSING_PARAMETER", "name is required", "name", "create without a name")
+			return
+		}
+		var roles []string
+		for _, role := range body.Roles {
+			name, ok := strings.CutPrefix(role.ID, "role-")
+			if !ok {
+				apiErr(w, http.StatusBadRequest, "INVALID_PARAMETER", "unknown role", "roles", "create with unknown role id "+strconv.Quote(role.ID))
+				return
+			}
+			roles = append(roles, name)
+		}
+		f.mu.Lock()
+		id := f.newUUID() + "-" + randomHex(4)
+		f.mu.Unlock()
+		f.AddAccount(Account{ID: id, Secret: randomHex(16), Name: body.Name, Roles: roles,
+			OAuthClientID: f.oauthID, OAuthClientSecret: f.oauthSecret})
+		writeJSON(w, http.StatusCreated, map[string]string{"id": id})
+	}))
+	mux.HandleFunc("DELETE /local-user-store/api/v1/api-clients/{id}", f.endpoint("delete", func(w http.ResponseWriter, r *http.Request) {
+		if !admin(w, r) {
 			return
 		}
 		f.mu.Lock()
-		items := []map[string]any{}
-		for _, a := range f.accounts {
-			items = append(items, map[string]any{"id": a.ID, "name": a.Name, "roles": a.Roles})
-		}
+		_, ok := f.accounts[r.PathValue("id")]
+		delete(f.accounts, r.PathValue("id"))
 		f.mu.Unlock()
-		writeJSON(w, http.StatusOK, map[string]any{"count": len(items), "items": items})
+		if !ok {
+			apiErr(w, http.StatusNotFound, "NOT_FOUND", "api client not found", "", "delete of unknown api client "+r.PathValue("id"))
+			return
+		}
+		w.WriteHeader(http.StatusOK)
 	}))
 }

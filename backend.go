@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/vault/sdk/framework"
+	"github.com/hashicorp/vault/sdk/helper/locksutil"
 	"github.com/hashicorp/vault/sdk/logical"
 	"golang.org/x/sync/singleflight"
 
@@ -53,6 +54,17 @@ type backend struct {
 	epoch  atomic.Uint64
 
 	cfg atomic.Pointer[configEntry]
+
+	// locks serialise rotation, its recovery and role writes per role.
+	locks []*locksutil.LockEntry
+	// unsaved holds a vendor-made secret whose storing failed (role name ->
+	// *pendingSecret), so this node still mints until recovery stores it.
+	unsaved sync.Map
+	// rotationHook, in tests, is called after each rotation stage; an
+	// error stops the rotation there as a crash would.
+	rotationHook func(role, stage string) error
+	// initDone closes when start-up recovery has finished.
+	initDone chan struct{}
 }
 
 // roleState is a role as the read path needs it: the entry, its transport,
@@ -68,7 +80,7 @@ type roleState struct {
 }
 
 func newBackend(now func() time.Time) *backend {
-	b := &backend{now: now}
+	b := &backend{now: now, locks: locksutil.CreateLocks()}
 	b.Backend = &framework.Backend{
 		Help:        strings.TrimSpace(backendHelp),
 		BackendType: logical.TypeLogical,
@@ -79,10 +91,15 @@ func newBackend(now func() time.Time) *backend {
 			pathConfig(b),
 			pathRoles(b),
 			pathToken(b),
+			pathRotate(b),
 		),
-		Invalidate:     b.invalidate,
-		Clean:          b.clean,
-		RunningVersion: Version,
+		Invalidate:        b.invalidate,
+		Clean:             b.clean,
+		InitializeFunc:    b.initialize,
+		PeriodicFunc:      b.periodic,
+		WALRollback:       b.walRollback,
+		WALRollbackMinAge: walRollbackMinAge,
+		RunningVersion:    Version,
 	}
 	return b
 }
@@ -150,6 +167,16 @@ func (b *backend) roleState(ctx context.Context, s logical.Storage, name string)
 	}
 	actual, _ := b.roles.LoadOrStore(name, st)
 	return actual.(*roleState), nil
+}
+
+func (b *backend) keepUnsaved(name string, p *pendingSecret) { b.unsaved.Store(name, p) }
+func (b *backend) forgetUnsaved(name string)                 { b.unsaved.Delete(name) }
+
+func (b *backend) unsavedFor(name string) *pendingSecret {
+	if v, ok := b.unsaved.Load(name); ok {
+		return v.(*pendingSecret)
+	}
+	return nil
 }
 
 func (b *backend) newRoleState(name string, role *roleEntry, cfg *configEntry) (*roleState, error) {

@@ -1,13 +1,16 @@
 package vendor
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/vault/sdk/logical"
 
 	"github.com/vendortoken/vault-plugin-secrets-vendor/client/vendortest"
@@ -37,30 +40,154 @@ func (c *testClock) Add(d time.Duration) {
 type harness struct {
 	t       *testing.T
 	b       *backend
-	storage logical.Storage
+	storage *faultyStorage
 	clock   *testClock
+	sys     *logical.StaticSystemView
+	logs    *syncBuffer
+	events  *eventLog
 	// every response seen, to search for secrets at the end
 	seen []string
+	// secrets searched for at the end, beyond the fixed test secrets
+	secrets []string
+	servers []*vendortest.Server
 }
 
 func newHarness(t *testing.T) *harness {
 	t.Helper()
 	clk := &testClock{t: time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)}
-	b := newBackend(clk.Now)
-	conf := logical.TestBackendConfig()
-	conf.StorageView = &logical.InmemStorage{}
-	if err := b.Setup(context.Background(), conf); err != nil {
-		t.Fatal(err)
-	}
-	h := &harness{t: t, b: b, storage: conf.StorageView, clock: clk}
+	h := &harness{t: t, storage: &faultyStorage{Storage: &logical.InmemStorage{}}, clock: clk,
+		sys: logical.TestSystemView(), logs: &syncBuffer{}, events: &eventLog{}}
+	h.b = h.newBackend()
 	t.Cleanup(func() {
-		for _, s := range h.seen {
-			if strings.Contains(s, hardSecret) || strings.Contains(s, "oauth %sec#ret:x") {
-				t.Errorf("a secret appeared in a response: %s", s)
+		secrets := append([]string{hardSecret, "oauth %sec#ret:x"}, h.secrets...)
+		places := map[string][]string{"response": h.seen, "log": {h.logs.String()}, "event": h.events.texts()}
+		for where, texts := range places {
+			for _, text := range texts {
+				for _, sec := range secrets {
+					if sec != "" && strings.Contains(text, sec) {
+						t.Errorf("a secret appeared in a %s: %s", where, text)
+					}
+				}
 			}
 		}
 	})
 	return h
+}
+
+// newBackend sets up a backend over the harness's storage, as a Vault
+// process starting on the same data would.
+func (h *harness) newBackend() *backend {
+	h.t.Helper()
+	b := newBackend(h.clock.Now)
+	conf := logical.TestBackendConfig()
+	conf.StorageView = h.storage
+	conf.System = h.sys
+	conf.EventsSender = h.events
+	conf.Logger = hclog.New(&hclog.LoggerOptions{Level: hclog.Trace, Output: h.logs})
+	if err := b.Setup(context.Background(), conf); err != nil {
+		h.t.Fatal(err)
+	}
+	return b
+}
+
+// restart abandons the backend and starts a new one on the same storage,
+// initialised as Vault does when a node becomes active, and waits for its
+// start-up recovery.
+func (h *harness) restart() {
+	h.b = h.newBackend()
+	if err := h.b.Initialize(context.Background(), &logical.InitializationRequest{Storage: h.storage}); err != nil {
+		h.t.Fatal(err)
+	}
+	select {
+	case <-h.b.initDone:
+	case <-time.After(time.Minute):
+		h.t.Fatal("start-up recovery did not finish")
+	}
+}
+
+// faultyStorage fails writes (puts and deletes) of keys that fail() picks.
+type faultyStorage struct {
+	logical.Storage
+	mu   sync.Mutex
+	fail func(key string) bool
+}
+
+var errInjected = errors.New("storage unavailable (injected)")
+
+func (s *faultyStorage) failing(key string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.fail != nil && s.fail(key)
+}
+
+func (s *faultyStorage) setFail(f func(key string) bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.fail = f
+}
+
+func (s *faultyStorage) Put(ctx context.Context, e *logical.StorageEntry) error {
+	if s.failing(e.Key) {
+		return errInjected
+	}
+	return s.Storage.Put(ctx, e)
+}
+
+func (s *faultyStorage) Delete(ctx context.Context, key string) error {
+	if s.failing(key) {
+		return errInjected
+	}
+	return s.Storage.Delete(ctx, key)
+}
+
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// eventLog records the events the backend sends.
+type eventLog struct {
+	mu     sync.Mutex
+	events []sentEvent
+}
+
+type sentEvent struct {
+	Type     string
+	Metadata map[string]any
+}
+
+func (l *eventLog) SendEvent(_ context.Context, typ logical.EventType, ev *logical.EventData) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.events = append(l.events, sentEvent{Type: string(typ), Metadata: ev.Metadata.AsMap()})
+	return nil
+}
+
+func (l *eventLog) all() []sentEvent {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]sentEvent(nil), l.events...)
+}
+
+func (l *eventLog) texts() []string {
+	var out []string
+	for _, e := range l.all() {
+		raw, _ := json.Marshal(e)
+		out = append(out, string(raw))
+	}
+	return out
 }
 
 // do sends a request the way Vault's router would.
@@ -118,7 +245,7 @@ func (h *harness) badRequest(op logical.Operation, path string, data map[string]
 // returns role fields for it.
 func (h *harness) vendorServer(vendor string, opts ...vendortest.Option) (*vendortest.Server, map[string]any) {
 	h.t.Helper()
-	acct := vendortest.Account{ID: "svc-vault", Secret: hardSecret}
+	acct := vendortest.Account{ID: "svc-vault", Secret: hardSecret, Name: "svc-vault", Roles: []string{"api-read"}}
 	role := map[string]any{"vendor": vendor, "client_id": "svc-vault", "client_secret": hardSecret}
 	switch vendor {
 	case "cyberark":
@@ -137,6 +264,7 @@ func (h *harness) vendorServer(vendor string, opts ...vendortest.Option) (*vendo
 	opts = append([]vendortest.Option{vendortest.WithClock(h.clock.Now), vendortest.WithAccount(acct)}, opts...)
 	srv := vendortest.NewServer(vendor, opts...)
 	h.t.Cleanup(srv.Close)
+	h.servers = append(h.servers, srv)
 	role[urlField(vendor)] = srv.RoleURL()
 	role["ca_cert"] = srv.CACert()
 	return srv, role

@@ -50,6 +50,13 @@ type roleEntry struct {
 	CreatedAt         time.Time         `json:"created_at"`
 	LastRotated       time.Time         `json:"last_rotated"`
 	LastRotationError string            `json:"last_rotation_error,omitempty"`
+	// LastRotationAttempt is when a rotation last failed, for the retry schedule.
+	LastRotationAttempt time.Time `json:"last_rotation_attempt"`
+	// LastRotationID names the last rotation that finished, so a recovery
+	// can tell a finished rotation from one that never stored its secret.
+	LastRotationID string `json:"last_rotation_id,omitempty"`
+	// Pending is the new secret of an unfinished rotation.
+	Pending *pendingSecret `json:"pending,omitempty"`
 }
 
 func (r *roleEntry) creds() client.Creds {
@@ -288,6 +295,7 @@ func roleData(r *roleEntry) map[string]any {
 		"last_rotated":            formatTime(r.LastRotated),
 		"next_rotation":           "",
 		"last_rotation_error":     r.LastRotationError,
+		"rotation_pending":        r.Pending != nil,
 	}
 	data[urlField(r.Vendor)] = r.URL
 	if r.Vendor == "cyberark-pam" && r.AuthMethod == "" {
@@ -297,18 +305,9 @@ func roleData(r *roleEntry) map[string]any {
 		data["refresh_before"] = int64(defaultRefreshBefore.Seconds())
 	}
 	if r.RotationPeriod > 0 {
-		data["next_rotation"] = formatTime(r.nextRotation())
+		data["next_rotation"] = formatTime(r.dueAt())
 	}
 	return data
-}
-
-// nextRotation is when the schedule next rotates the role's secret.
-func (r *roleEntry) nextRotation() time.Time {
-	from := r.LastRotated
-	if from.IsZero() {
-		from = r.CreatedAt
-	}
-	return from.Add(r.RotationPeriod)
 }
 
 func formatTime(t time.Time) string {
@@ -337,6 +336,10 @@ func (b *backend) pathRoleWrite(ctx context.Context, req *logical.Request, d *fr
 		return resp, nil
 	}
 	name := d.Get("name").(string)
+	// A write must not race a rotation that is switching the role's secret.
+	lock := b.roleLock(name)
+	lock.Lock()
+	defer lock.Unlock()
 	role, err := getRole(ctx, req.Storage, name)
 	if err != nil {
 		return nil, err
@@ -347,11 +350,19 @@ func (b *backend) pathRoleWrite(ctx context.Context, req *logical.Request, d *fr
 	if err := applyRoleFields(role, d); err != nil {
 		return errorResponse(err)
 	}
+	if _, ok := d.GetOk("client_secret"); ok {
+		// The operator's secret wins over an unfinished rotation's.
+		role.Pending = nil
+		b.forgetUnsaved(name)
+	}
 	cfg, err := b.config(ctx, req.Storage)
 	if err != nil {
 		return nil, err
 	}
 	if err := b.validateRole(name, role, cfg); err != nil {
+		return errorResponse(err)
+	}
+	if err := b.checkPasswordPolicy(ctx, role); err != nil {
 		return errorResponse(err)
 	}
 	if d.Get("verify").(bool) {
@@ -497,6 +508,14 @@ func (b *backend) validateRole(name string, r *roleEntry, cfg *configEntry) erro
 	if r.RotationPeriod > 0 && r.RotationPeriod < time.Minute {
 		return &client.FieldError{Field: "rotation_period", Msg: "must be 0 (off) or at least 1m"}
 	}
+	if r.RotationPeriod > 0 || r.RotationRole != "" {
+		if err := client.CheckRotation(v, r.RotationRole == ""); err != nil {
+			return err
+		}
+	}
+	if r.PasswordPolicy != "" && !client.ChoosesSecret(v) {
+		return &client.FieldError{Field: "password_policy", Msg: fmt.Sprintf("does not apply to vendor %s, which makes its own secrets on rotation; leave it out, or set it empty", r.Vendor)}
+	}
 	if r.RotationRole != "" {
 		if r.RotationRole == name {
 			return &client.FieldError{Field: "rotation_role", Msg: "must name another role; leave it empty for the role to rotate itself"}
@@ -508,8 +527,22 @@ func (b *backend) validateRole(name string, r *roleEntry, cfg *configEntry) erro
 	return nil
 }
 
+// checkPasswordPolicy makes one password with the role's policy, so that a
+// missing policy or one the vendor would refuse is found at write time.
+func (b *backend) checkPasswordPolicy(ctx context.Context, r *roleEntry) error {
+	if r.PasswordPolicy == "" {
+		return nil
+	}
+	_, err := b.newSecret(ctx, r, client.Rules(mustVendor(r.Vendor)))
+	return err
+}
+
 func (b *backend) pathRoleDelete(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
 	name := d.Get("name").(string)
+	lock := b.roleLock(name)
+	lock.Lock()
+	defer lock.Unlock()
+	b.forgetUnsaved(name)
 	if err := req.Storage.Delete(ctx, roleStoragePrefix+name); err != nil {
 		return nil, fmt.Errorf("deleting role %q: %w", name, err)
 	}

@@ -154,6 +154,16 @@ func (b *backend) token(ctx context.Context, st *roleState, minRemaining time.Du
 func (b *backend) mint(ctx context.Context, st *roleState) (*cachedToken, error) {
 	start := b.now()
 	tok, err := st.vendor.Token(ctx, st.http, st.role.creds())
+	if err != nil && client.IsRejected(err) {
+		// An unfinished rotation may have told the vendor of the new secret
+		// already; recovery will promote it, and reads need not wait.
+		if p := b.pendingOf(st); p != nil {
+			if alt, aerr := st.vendor.Token(ctx, st.http, st.role.pendingCreds(p)); aerr == nil {
+				b.Logger().Info("minted with the pending secret of an unfinished rotation", "role", st.name, "vendor", st.role.Vendor)
+				tok, err = alt, nil
+			}
+		}
+	}
 	if err != nil {
 		b.Logger().Warn("token mint failed", "role", st.name, "vendor", st.role.Vendor, "error", err.Error())
 		return nil, err
@@ -169,6 +179,14 @@ func (b *backend) mint(ctx context.Context, st *roleState) (*cachedToken, error)
 	st.tok.Store(t)
 	b.Logger().Debug("token minted", "role", st.name, "vendor", st.role.Vendor, "lifetime", life.String())
 	return t, nil
+}
+
+// pendingOf is the new secret of an unfinished rotation of the role, if any.
+func (b *backend) pendingOf(st *roleState) *pendingSecret {
+	if p := b.unsavedFor(st.name); p != nil {
+		return p
+	}
+	return st.role.Pending
 }
 
 var nameRE = regexp.MustCompile("^" + framework.GenericNameRegex("name") + "$")

@@ -1,0 +1,588 @@
+package vendor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/vault/sdk/framework"
+	"github.com/hashicorp/vault/sdk/helper/consts"
+	"github.com/hashicorp/vault/sdk/logical"
+
+	"github.com/vendortoken/vault-plugin-secrets-vendor/client/vendortest"
+)
+
+const adminSecret = "adm1n secret %#:@"
+
+// rotScenario is one way a vendor rotates: as the role itself or through an
+// admin rotation_role.
+type rotScenario struct {
+	name   string
+	vendor string
+	admin  bool
+	// rotateEndpoint is the fake's endpoint that makes the change.
+	rotateEndpoint string
+}
+
+var rotScenarios = []rotScenario{
+	{"cyral-self", "cyral", false, "rotate"},
+	{"cyral-admin", "cyral", true, "rotate"},
+	{"cyberark-self", "cyberark", false, "rotate"},
+	{"cyberark-admin", "cyberark", true, "rotate"},
+	{"cyberark-pam-self", "cyberark-pam", false, "token"},
+	{"cyberark-pam-admin", "cyberark-pam", true, "rotate"},
+	{"privx-admin", "privx", true, "create"},
+}
+
+// rotWorld is a fake vendor with the role's account and an admin account,
+// and the roles "r" (and "admin") written for them.
+type rotWorld struct {
+	h     *harness
+	sc    rotScenario
+	srv   *vendortest.Server
+	name0 string // the role's account name at the vendor
+}
+
+func (h *harness) rotationWorld(sc rotScenario) *rotWorld {
+	h.t.Helper()
+	admin := vendortest.Account{ID: "vault-admin", Secret: adminSecret, Admin: true, Name: "vault-admin"}
+	switch sc.vendor {
+	case "cyberark":
+		admin.ID = "vault-admin@cyberark.cloud.1234"
+	case "privx":
+		admin.OAuthClientID, admin.OAuthClientSecret = "privx-external", "oauth %sec#ret:x"
+	}
+	srv, role := h.vendorServer(sc.vendor, vendortest.WithAccount(admin))
+	w := &rotWorld{h: h, sc: sc, srv: srv, name0: "svc-vault"}
+	if sc.admin {
+		adminRole := map[string]any{}
+		for k, v := range role {
+			adminRole[k] = v
+		}
+		adminRole["client_id"], adminRole["client_secret"] = admin.ID, adminSecret
+		delete(adminRole, "auth_method")
+		h.ok(logical.CreateOperation, "roles/admin", adminRole)
+		role["rotation_role"] = "admin"
+	}
+	h.ok(logical.CreateOperation, "roles/r", role)
+	h.secrets = append(h.secrets, adminSecret)
+	// Whatever secrets rotation made are searched for too.
+	h.t.Cleanup(func() {
+		for _, a := range srv.Accounts() {
+			h.secrets = append(h.secrets, a.Secret)
+		}
+	})
+	return w
+}
+
+// storedRole reads role r straight from storage.
+func (w *rotWorld) storedRole() *roleEntry {
+	w.h.t.Helper()
+	r, err := getRole(context.Background(), w.h.storage, "r")
+	if err != nil || r == nil {
+		w.h.t.Fatalf("role r: %v %v", r, err)
+	}
+	return r
+}
+
+// mustMintFresh drops the cached token and reads a new one, which the
+// vendor's API must accept.
+func (w *rotWorld) mustMintFresh() map[string]any {
+	w.h.t.Helper()
+	w.h.b.dropRole("r")
+	data := w.h.ok(logical.ReadOperation, "token/r", nil)
+	if status, err := w.srv.CallAPI(data["authorization"].(string)); err != nil || status != 200 {
+		w.h.t.Fatalf("the vendor refused the token: %d %v", status, err)
+	}
+	return data
+}
+
+// mustBeSettled: no rotation pending, no WAL entry, the stored secret is
+// the one the vendor holds, no stray API client, and the role mints.
+func (w *rotWorld) mustBeSettled() {
+	w.h.t.Helper()
+	r := w.storedRole()
+	if r.Pending != nil {
+		w.h.t.Fatalf("a rotation is still pending: %s", r.Pending.RotationID)
+	}
+	if n := w.h.walCount("r"); n != 0 {
+		w.h.t.Fatalf("%d WAL entries left", n)
+	}
+	a, ok := w.srv.Account(r.ClientID)
+	if !ok || a.Secret != r.ClientSecret {
+		w.h.t.Fatalf("the stored secret of %s is not the vendor's (account found: %v)", r.ClientID, ok)
+	}
+	if w.sc.vendor == "privx" {
+		if n := w.clientsNamed(w.name0); n != 1 {
+			w.h.t.Fatalf("%d PrivX API clients named %s, want 1", n, w.name0)
+		}
+	}
+	w.mustMintFresh()
+}
+
+func (w *rotWorld) clientsNamed(name string) int {
+	n := 0
+	for _, a := range w.srv.Accounts() {
+		if a.Name == name {
+			n++
+		}
+	}
+	return n
+}
+
+// failNextCallOfEveryEndpoint makes the vendor's next answer on each
+// endpoint a 503.
+func (w *rotWorld) failNextCallOfEveryEndpoint() {
+	for _, ep := range []string{"token", "rotate", "query", "create", "read", "delete"} {
+		w.srv.Inject(ep, vendortest.Fault{Status: 503, Body: `{"error":"temporarily_unavailable","error_description":"injected"}`})
+	}
+}
+
+// walCount counts the WAL entries of a role's rotations ("" for any role).
+func (h *harness) walCount(role string) int {
+	h.t.Helper()
+	ids, err := framework.ListWAL(context.Background(), h.storage)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	n := 0
+	for _, id := range ids {
+		e, err := framework.GetWAL(context.Background(), h.storage, id)
+		if err != nil || e == nil {
+			h.t.Fatalf("WAL %s: %v", id, err)
+		}
+		if data, _ := e.Data.(map[string]any); role == "" || data["role"] == role {
+			n++
+		}
+	}
+	return n
+}
+
+// rollback runs Vault's periodic rollback, taking WAL entries of any age.
+func (h *harness) rollback() error {
+	h.t.Helper()
+	resp, err := h.b.HandleRequest(context.Background(), &logical.Request{
+		Operation: logical.RollbackOperation, Storage: h.storage, Data: map[string]any{"immediate": true},
+	})
+	if err == nil && resp != nil && resp.IsError() {
+		err = resp.Error()
+	}
+	if err != nil {
+		h.seen = append(h.seen, err.Error())
+	}
+	return err
+}
+
+func TestRotateRoleForEveryVendorThatCan(t *testing.T) {
+	for _, sc := range rotScenarios {
+		t.Run(sc.name, func(t *testing.T) {
+			h := newHarness(t)
+			w := h.rotationWorld(sc)
+			before := w.mustMintFresh()
+			old := w.storedRole()
+
+			data := h.ok(logical.UpdateOperation, "rotate-role/r", nil)
+			after := w.storedRole()
+			if after.ClientSecret == old.ClientSecret {
+				t.Fatal("the secret did not change")
+			}
+			if after.LastRotated.IsZero() || data["last_rotated"] != formatTime(after.LastRotated) || data["client_id"] != after.ClientID {
+				t.Fatalf("rotate-role answered %v; role %+v", data, after)
+			}
+			// The old secret no longer works at the vendor; the new one does.
+			if a, _ := w.srv.Account(old.ClientID); a.Secret == old.ClientSecret {
+				t.Fatal("the vendor still accepts the old secret")
+			}
+			w.mustBeSettled()
+			// The cached token was dropped: the next read minted anew.
+			if tok := h.ok(logical.ReadOperation, "token/r", nil); tok["access_token"] == before["access_token"] {
+				t.Fatal("a token cached before the rotation was handed out after it")
+			}
+			if sc.vendor == "privx" {
+				if after.ClientID == old.ClientID {
+					t.Fatal("privx rotation kept the old API client")
+				}
+				if _, ok := w.srv.Account(old.ClientID); ok {
+					t.Fatal("the old API client was not deleted")
+				}
+				if a, _ := w.srv.Account(after.ClientID); a.Name != w.name0 || len(a.Roles) != 1 || a.Roles[0] != "api-read" {
+					t.Fatalf("the replacement client lost its name or roles: %+v", a)
+				}
+			}
+			if sc.vendor == "cyberark-pam" && len(after.ClientSecret) > 39 {
+				t.Fatalf("PAM password of %d characters", len(after.ClientSecret))
+			}
+			read := h.ok(logical.ReadOperation, "roles/r", nil)
+			if read["last_rotated"] != formatTime(after.LastRotated) || read["rotation_pending"] != false || read["last_rotation_error"] != "" {
+				t.Fatalf("role read after rotation: %v", read)
+			}
+			// A second rotation works from the first one's result.
+			h.ok(logical.UpdateOperation, "rotate-role/r", nil)
+			w.mustBeSettled()
+
+			evs := h.events.all()
+			if len(evs) != 2 || evs[0].Type != "vendor/rotate" || evs[0].Metadata["role"] != "r" || evs[0].Metadata["vendor"] != sc.vendor || evs[0].Metadata["trigger"] != "manual" {
+				t.Fatalf("events %+v", evs)
+			}
+			if !strings.Contains(h.logs.String(), "rotation succeeded") {
+				t.Fatal("no log line for the rotation")
+			}
+		})
+	}
+}
+
+func TestRotationRefusalsAreClear400s(t *testing.T) {
+	for _, vendor := range []string{"incydr", "oauth2"} {
+		h := newHarness(t)
+		_, role := h.vendorServer(vendor)
+		h.ok(logical.CreateOperation, "roles/r", role)
+		h.badRequest(logical.UpdateOperation, "rotate-role/r", nil, "vendor "+vendor+" has no", "to the role with client_secret=")
+		role["rotation_period"] = "24h"
+		h.badRequest(logical.CreateOperation, "roles/s", role, "vendor "+vendor+" has no")
+	}
+
+	h := newHarness(t)
+	_, role := h.vendorServer("privx")
+	h.ok(logical.CreateOperation, "roles/p", role)
+	h.badRequest(logical.UpdateOperation, "rotate-role/p", nil, "rotation_role is required to rotate a privx role")
+	h.badRequest(logical.UpdateOperation, "roles/p", map[string]any{"rotation_period": "24h"}, "rotation_role is required")
+	h.badRequest(logical.UpdateOperation, "roles/p", map[string]any{"password_policy": "x"}, "password_policy does not apply to vendor privx")
+	h.ok(logical.UpdateOperation, "roles/p", map[string]any{"rotation_role": "nobody"})
+	h.badRequest(logical.UpdateOperation, "rotate-role/p", nil, `rotation_role names role "nobody", which does not exist`)
+	h.badRequest(logical.UpdateOperation, "rotate-role/missing", nil, `"missing" names no role`)
+
+	// An admin role of another vendor, or at another address, is refused:
+	// its token would go where it does not belong.
+	_, cy := h.vendorServer("cyral")
+	h.ok(logical.CreateOperation, "roles/cy", cy)
+	h.ok(logical.UpdateOperation, "roles/p", map[string]any{"rotation_role": "cy"})
+	h.badRequest(logical.UpdateOperation, "rotate-role/p", nil, "names a cyral role; it must be a privx role")
+	_, other := h.vendorServer("privx")
+	h.ok(logical.CreateOperation, "roles/other", other)
+	h.ok(logical.UpdateOperation, "roles/p", map[string]any{"rotation_role": "other"})
+	h.badRequest(logical.UpdateOperation, "rotate-role/p", nil, `names role "other" at another address`)
+	if n := h.walCount(""); n != 0 {
+		t.Fatalf("refused rotations left %d WAL entries", n)
+	}
+}
+
+func TestPasswordPolicyChoosesTheNewSecret(t *testing.T) {
+	h := newHarness(t)
+	w := h.rotationWorld(rotScenarios[4]) // cyberark-pam, self
+	const made = "Policy-Made-Password-42"
+	h.sys.SetPasswordPolicy("pam", func() (string, error) { return made, nil })
+	h.sys.SetPasswordPolicy("too-long", func() (string, error) { return strings.Repeat("Ab1", 14), nil })
+
+	h.badRequest(logical.UpdateOperation, "roles/r", map[string]any{"password_policy": "nope"}, "password_policy", `"nope" could not make a password`)
+	h.badRequest(logical.UpdateOperation, "roles/r", map[string]any{"password_policy": "too-long"}, "password_policy", "makes 42-character passwords; cyberark-pam takes 8 to 39")
+	h.ok(logical.UpdateOperation, "roles/r", map[string]any{"password_policy": "pam"})
+	h.ok(logical.UpdateOperation, "rotate-role/r", nil)
+	if a, _ := w.srv.Account("svc-vault"); a.Secret != made {
+		t.Fatal("the vendor did not get the policy's password")
+	}
+	h.secrets = append(h.secrets, made)
+	w.mustBeSettled()
+
+	// Without a policy: random, within the vendor's limits, never repeated.
+	seen := map[string]bool{}
+	for range 20 {
+		p, err := randomPassword(32)
+		if err != nil || len(p) != 32 || seen[p] {
+			t.Fatalf("randomPassword: %q %v", p, err)
+		}
+		seen[p] = true
+		for _, class := range passwordClasses {
+			if !strings.ContainsAny(p, class) {
+				t.Fatalf("%q lacks one of %q", p, class)
+			}
+		}
+	}
+}
+
+// TestRotationSurvivesInterruptionAtEveryStage stops a rotation after each
+// of its stages in three ways: the process dies there (a new backend on the
+// same storage starts, and its start-up recovery runs), storage fails from
+// there on, or the vendor fails its next call. Each time token reads keep
+// working before Vault's WAL rollback runs, and the rollback leaves the
+// role settled and minting.
+func TestRotationSurvivesInterruptionAtEveryStage(t *testing.T) {
+	for _, sc := range rotScenarios {
+		for _, stage := range cleanRunStages(t, sc) {
+			for _, mode := range []string{"crash", "storage", "vendor"} {
+				t.Run(fmt.Sprintf("%s/%s-after-%s", sc.name, mode, stage), func(t *testing.T) {
+					h := newHarness(t)
+					w := h.rotationWorld(sc)
+					fired := false
+					h.b.rotationHook = func(role, st string) error {
+						if role != "r" || st != stage || fired {
+							return nil
+						}
+						fired = true
+						switch mode {
+						case "crash":
+							return errors.New("process killed")
+						case "storage":
+							h.storage.setFail(func(string) bool { return true })
+						case "vendor":
+							w.failNextCallOfEveryEndpoint()
+						}
+						return nil
+					}
+					h.do(logical.UpdateOperation, "rotate-role/r", nil)
+					if !fired {
+						t.Fatalf("stage %s never came", stage)
+					}
+					h.b.rotationHook = nil
+					if mode == "crash" {
+						h.restart()
+					}
+					lost := sc.name == "cyral-self" && mode == "crash" && stage == stageVendor
+					if lost {
+						w.mustReportLostSecret()
+						return
+					}
+					orphan := sc.vendor == "privx" && mode == "crash" && stage == stageVendor
+					// Reads work before the rollback, storage still failing.
+					w.mustMintFresh()
+					h.storage.setFail(nil)
+					w.srv.ClearFaults()
+					if err := h.rollback(); err != nil {
+						t.Fatalf("rollback: %v", err)
+					}
+					if orphan {
+						// Killed between PrivX creating the client and the WAL
+						// learning its id: the client is left, and named.
+						if n := w.clientsNamed(w.name0); n != 2 {
+							t.Fatalf("%d clients named %s", n, w.name0)
+						}
+						w.deleteOrphans()
+					}
+					w.mustBeSettled()
+					// And the next rotation works.
+					h.ok(logical.UpdateOperation, "rotate-role/r", nil)
+					w.mustBeSettled()
+				})
+			}
+		}
+	}
+}
+
+// TestLostReplyIsRecovered: the vendor acts on the rotation call, but its
+// answer is lost (a 502 after the change took effect).
+func TestLostReplyIsRecovered(t *testing.T) {
+	for _, sc := range rotScenarios {
+		t.Run(sc.name, func(t *testing.T) {
+			h := newHarness(t)
+			w := h.rotationWorld(sc)
+			w.srv.Inject(sc.rotateEndpoint, vendortest.Fault{Apply: true, Status: 502, Body: `{"error":"bad_gateway"}`})
+			resp, err := h.do(logical.UpdateOperation, "rotate-role/r", nil)
+			switch sc.name {
+			case "cyral-self":
+				// Cyral made a secret nobody saw; the role cannot get it back
+				// by itself, and says so.
+				if err == nil || !strings.Contains(err.Error(), "cannot mint until its secret is replaced") {
+					t.Fatalf("want an unrecoverable error, got %v %v", resp, err)
+				}
+				w.mustReportLostSecret()
+				return
+			case "cyral-admin":
+				// The admin rotated it again at once.
+				if err != nil || resp.IsError() || len(resp.Warnings) == 0 {
+					t.Fatalf("want success with a warning: %v %v", resp, err)
+				}
+			case "privx-admin":
+				// The created client's id was lost with the reply: the
+				// rotation failed cleanly, and the stray client is named.
+				if err == nil || !strings.Contains(err.Error(), "502") {
+					t.Fatalf("want the 502: %v %v", resp, err)
+				}
+				w.deleteOrphans()
+			default:
+				// The pending secret was stored before the vendor heard of it
+				// and works: the rotation succeeded after all.
+				if err != nil || resp.IsError() || len(resp.Warnings) == 0 || !strings.Contains(resp.Warnings[0], "the new secret works") {
+					t.Fatalf("want success with a warning: %v %v", resp, err)
+				}
+			}
+			if err := h.rollback(); err != nil {
+				t.Fatal(err)
+			}
+			w.mustBeSettled()
+		})
+	}
+}
+
+// mustReportLostSecret checks the one unrecoverable case: a role that
+// rotates itself lost a vendor-made secret. It fails clearly, keeps failing
+// clearly, and heals once an operator writes the vendor's secret.
+func (w *rotWorld) mustReportLostSecret() {
+	h := w.h
+	h.t.Helper()
+	h.b.dropRole("r")
+	h.badRequest(logical.ReadOperation, "token/r", nil, "cyral refused the token request")
+	err := h.rollback()
+	if err == nil || !strings.Contains(err.Error(), "cannot mint until its secret is replaced") {
+		h.t.Fatalf("rollback: %v", err)
+	}
+	if read := h.ok(logical.ReadOperation, "roles/r", nil); !strings.Contains(read["last_rotation_error"].(string), "write a new client_secret") {
+		h.t.Fatalf("role read: %v", read)
+	}
+	a, _ := w.srv.Account(w.storedRole().ClientID)
+	h.ok(logical.UpdateOperation, "roles/r", map[string]any{"client_secret": a.Secret})
+	if err := h.rollback(); err != nil {
+		h.t.Fatal(err)
+	}
+	w.mustBeSettled()
+}
+
+// deleteOrphans removes API clients named like the role's that it does not
+// use, as an operator told by the warning would.
+func (w *rotWorld) deleteOrphans() {
+	r := w.storedRole()
+	for _, a := range w.srv.Accounts() {
+		if a.Name == w.name0 && a.ID != r.ClientID {
+			w.srv.DeleteAccount(a.ID)
+		}
+	}
+}
+
+// cleanRunStages lists the stages a rotation passes through when nothing
+// goes wrong.
+func cleanRunStages(t *testing.T, sc rotScenario) []string {
+	h := newHarness(t)
+	h.rotationWorld(sc)
+	var stages []string
+	h.b.rotationHook = func(role, stage string) error {
+		stages = append(stages, stage)
+		return nil
+	}
+	h.ok(logical.UpdateOperation, "rotate-role/r", nil)
+	if len(stages) < 4 {
+		t.Fatalf("%s: stages %v", sc.name, stages)
+	}
+	return stages
+}
+
+func TestScheduledRotation(t *testing.T) {
+	h := newHarness(t)
+	cy := h.rotationWorld(rotScenarios[1]) // cyral via admin
+	_, pamRole := h.vendorServer("cyberark-pam")
+	pamRole["rotation_period"] = "24h"
+	h.ok(logical.CreateOperation, "roles/pam", pamRole)
+	h.ok(logical.UpdateOperation, "roles/r", map[string]any{"rotation_period": "24h"})
+	pamSrv := h.pamServerOf(t, "pam")
+
+	read := h.ok(logical.ReadOperation, "roles/r", nil)
+	next, err := time.Parse(time.RFC3339, read["next_rotation"].(string))
+	if err != nil || next.Before(h.clock.Now().Add(24*time.Hour)) || next.After(h.clock.Now().Add(24*time.Hour+5*time.Minute)) {
+		t.Fatalf("next_rotation %v", read["next_rotation"])
+	}
+	// Not due: nothing happens.
+	if err := h.rollback(); err != nil {
+		t.Fatal(err)
+	}
+	if cy.srv.Calls("rotate") != 0 {
+		t.Fatal("rotated before it was due")
+	}
+
+	// Due, with PAM failing: cyral still rotates, PAM records its error.
+	h.clock.Add(25 * time.Hour)
+	pamSrv.Inject("token", vendortest.Fault{Status: 500, Times: -1})
+	// The rollback reports the PAM rotation it cannot settle yet.
+	if err := h.rollback(); err == nil || !strings.Contains(err.Error(), "could not say which secret is valid") {
+		t.Fatalf("rollback: %v", err)
+	}
+	if cy.srv.Calls("rotate") != 1 {
+		t.Fatalf("cyral rotate calls %d", cy.srv.Calls("rotate"))
+	}
+	cy.mustBeSettled()
+	failed := h.ok(logical.ReadOperation, "roles/pam", nil)
+	if !strings.Contains(failed["last_rotation_error"].(string), "cyberark-pam") || failed["last_rotated"] != "" {
+		t.Fatalf("failed role: %v", failed)
+	}
+	ok := h.ok(logical.ReadOperation, "roles/r", nil)
+	if ok["last_rotated"] != formatTime(h.clock.Now()) {
+		t.Fatalf("rotated role: %v", ok)
+	}
+	var types []string
+	for _, e := range h.events.all() {
+		types = append(types, fmt.Sprint(e.Type, ":", e.Metadata["role"], ":", e.Metadata["trigger"]))
+	}
+	// The rollback's attempt to settle the PAM rotation adds its own
+	// rotate-fail event (trigger recovery).
+	got := " " + strings.Join(types, " ") + " "
+	if !strings.Contains(got, " vendor/rotate:r:scheduled ") || !strings.Contains(got, " vendor/rotate-fail:pam:scheduled ") || strings.Contains(got, "vendor/rotate:pam") {
+		t.Fatalf("events %v", types)
+	}
+
+	// The failed role is retried after a while, not every tick; the
+	// rotated one waits a whole period.
+	pamSrv.ClearFaults()
+	h.clock.Add(time.Minute)
+	h.rollback()
+	if r := h.ok(logical.ReadOperation, "roles/pam", nil); r["last_rotated"] != "" || r["rotation_pending"] != false {
+		t.Fatalf("a failed rotation was retried at once, or left pending: %v", r)
+	}
+	h.clock.Add(3 * time.Hour)
+	h.rollback()
+	if r := h.ok(logical.ReadOperation, "roles/pam", nil); r["last_rotated"] == "" || r["last_rotation_error"] != "" {
+		t.Fatalf("retried role: %v", r)
+	}
+	if cy.srv.Calls("rotate") != 1 {
+		t.Fatal("a rotated role rotated again within its period")
+	}
+
+	// A performance standby never rotates: its storage is read-only.
+	h.sys.ReplicationStateVal = consts.ReplicationPerformanceStandby
+	h.clock.Add(48 * time.Hour)
+	h.rollback()
+	if cy.srv.Calls("rotate") != 1 {
+		t.Fatal("a performance standby rotated")
+	}
+	h.sys.ReplicationStateVal = 0
+	h.rollback()
+	if cy.srv.Calls("rotate") != 2 {
+		t.Fatal("the active node did not rotate")
+	}
+}
+
+// pamServerOf finds the fake behind a role by its stored URL.
+func (h *harness) pamServerOf(t *testing.T, role string) *vendortest.Server {
+	t.Helper()
+	r, _ := getRole(context.Background(), h.storage, role)
+	for _, s := range h.servers {
+		if s.URL == r.URL {
+			return s
+		}
+	}
+	t.Fatalf("no server for role %s", role)
+	return nil
+}
+
+func TestOperatorSecretWinsOverAPendingRotation(t *testing.T) {
+	h := newHarness(t)
+	w := h.rotationWorld(rotScenarios[2]) // cyberark, self
+	h.b.rotationHook = func(_, stage string) error {
+		if stage == stagePending {
+			return errors.New("killed")
+		}
+		return nil
+	}
+	h.do(logical.UpdateOperation, "rotate-role/r", nil)
+	h.b.rotationHook = nil
+	if read := h.ok(logical.ReadOperation, "roles/r", nil); read["rotation_pending"] != true {
+		t.Fatalf("role read: %v", read)
+	}
+	a, _ := w.srv.Account(w.storedRole().ClientID)
+	h.ok(logical.UpdateOperation, "roles/r", map[string]any{"client_secret": a.Secret})
+	if w.storedRole().Pending != nil {
+		t.Fatal("writing client_secret kept the pending secret")
+	}
+	if err := h.rollback(); err != nil {
+		t.Fatal(err)
+	}
+	w.mustBeSettled()
+}

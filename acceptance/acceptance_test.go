@@ -184,7 +184,7 @@ template {
 	logf, _ := os.Create(logPath)
 	agent := exec.Command(w.env.Vault, "agent", "-config="+confPath)
 	agent.Stdout, agent.Stderr = logf, logf
-	agent.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	agent.SysProcAttr = testvault.ChildAttr()
 	if err := agent.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -58,6 +58,12 @@ func EnvFromOS(t TB) Env {
 	return e
 }
 
+// ChildAttr starts a child in its own process group (so a kill reaches its
+// plugins) and has the kernel kill it if the test binary dies first.
+func ChildAttr() *syscall.SysProcAttr {
+	return &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+}
+
 // FreePort returns a loopback port that was free a moment ago.
 func FreePort(t TB) int {
 	t.Helper()
@@ -134,7 +140,7 @@ func (s *Server) start() {
 	}
 	s.cmd = exec.Command(s.env.Vault, "server", "-config="+filepath.Join(s.Dir, "vault.hcl"))
 	s.cmd.Stdout, s.cmd.Stderr = logf, logf
-	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	s.cmd.SysProcAttr = ChildAttr()
 	if err := s.cmd.Start(); err != nil {
 		s.t.Fatal(err)
 	}
@@ -282,7 +288,15 @@ func StartSim(t TB, env Env) *Sim {
 	t.Helper()
 	dir := t.TempDir()
 	cmd := exec.Command(env.Sim, "-dir", dir)
-	cmd.Stdout, cmd.Stderr = io.Discard, os.Stderr
+	// A log file, not the test's own stderr: a child holding go test's pipe
+	// keeps go test waiting after a test binary dies.
+	simLog, err := os.Create(filepath.Join(dir, "vendor-sim.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer simLog.Close()
+	cmd.Stdout, cmd.Stderr = io.Discard, simLog
+	cmd.SysProcAttr = ChildAttr()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -364,6 +378,51 @@ func (s *Sim) Control(t TB, path string, body any) {
 	if resp.StatusCode != http.StatusNoContent {
 		t.Fatalf("control %s: %s", path, resp.Status)
 	}
+}
+
+// SecretIs reports whether secret is the account's secret at the vendor now.
+func (s *Sim) SecretIs(t TB, vendor, id, secret string) bool {
+	t.Helper()
+	raw, _ := json.Marshal(map[string]string{"vendor": vendor, "id": id, "secret": secret})
+	resp, err := http.Post(s.ControlURL+"/secret", "application/json", bytes.NewReader(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	switch resp.StatusCode {
+	case http.StatusNoContent:
+		return true
+	case http.StatusConflict:
+		return false
+	}
+	t.Fatalf("control /secret: %s", resp.Status)
+	return false
+}
+
+// Role returns the demo role of a vendor as written by vendor-sim.
+func (s *Sim) Role(t TB, vendor string) map[string]any {
+	t.Helper()
+	raw, err := os.ReadFile(s.Vendors[vendor].RoleFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var role map[string]any
+	if err := json.Unmarshal(raw, &role); err != nil {
+		t.Fatal(err)
+	}
+	return role
+}
+
+// AddAccount adds an account to a simulated vendor and returns a role for
+// it (the demo role's address, CA and vendor fields, with this account's
+// credentials).
+func (s *Sim) AddAccount(t TB, vendor, id, secret string, admin bool) map[string]any {
+	t.Helper()
+	s.Control(t, "/account", map[string]any{"vendor": vendor, "id": id, "secret": secret, "admin": admin,
+		"name": id, "roles": []string{"api-read"}})
+	role := s.Role(t, vendor)
+	role["client_id"], role["client_secret"] = id, secret
+	return role
 }
 
 // RoleSecret returns the demo role's client_secret, for leak searches.

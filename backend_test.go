@@ -105,11 +105,29 @@ func (h *harness) restart() {
 	}
 }
 
-// faultyStorage fails writes (puts and deletes) of keys that fail() picks.
+// faultyStorage fails writes (puts and deletes) of keys that fail() picks,
+// and tells onGet of every read.
 type faultyStorage struct {
 	logical.Storage
-	mu   sync.Mutex
-	fail func(key string) bool
+	mu    sync.Mutex
+	fail  func(key string) bool
+	onGet func(key string)
+}
+
+func (s *faultyStorage) Get(ctx context.Context, key string) (*logical.StorageEntry, error) {
+	s.mu.Lock()
+	f := s.onGet
+	s.mu.Unlock()
+	if f != nil {
+		f(key)
+	}
+	return s.Storage.Get(ctx, key)
+}
+
+func (s *faultyStorage) setOnGet(f func(key string)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.onGet = f
 }
 
 var errInjected = errors.New("storage unavailable (injected)")

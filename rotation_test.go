@@ -196,11 +196,11 @@ func TestRotateRoleForEveryVendorThatCan(t *testing.T) {
 			if a, _ := w.srv.Account(old.ClientID); a.Secret == old.ClientSecret {
 				t.Fatal("the vendor still accepts the old secret")
 			}
-			w.mustBeSettled()
 			// The cached token was dropped: the next read minted anew.
 			if tok := h.ok(logical.ReadOperation, "token/r", nil); tok["access_token"] == before["access_token"] {
 				t.Fatal("a token cached before the rotation was handed out after it")
 			}
+			w.mustBeSettled()
 			if sc.vendor == "privx" {
 				if after.ClientID == old.ClientID {
 					t.Fatal("privx rotation kept the old API client")
@@ -583,6 +583,93 @@ func TestOperatorSecretWinsOverAPendingRotation(t *testing.T) {
 	}
 	if err := h.rollback(); err != nil {
 		t.Fatal(err)
+	}
+	w.mustBeSettled()
+}
+
+// CyberArk Identity answers HTTP 200 with success:false when it refuses: a
+// failed rotation, quoted as a 400, with nothing lost.
+func TestIdentitySuccessFalseIsAFailure(t *testing.T) {
+	h := newHarness(t)
+	w := h.rotationWorld(rotScenarios[2]) // cyberark, self
+	// A password Identity's complexity rules refuse (no upper-case letter).
+	h.sys.SetPasswordPolicy("weak", func() (string, error) { return "weakpassword1", nil })
+	h.ok(logical.UpdateOperation, "roles/r", map[string]any{"password_policy": "weak"})
+	h.badRequest(logical.UpdateOperation, "rotate-role/r", nil,
+		"cyberark refused the ChangeUserPassword request: HTTP 200 PasswordComplexity: Password does not meet complexity requirements")
+	if read := h.ok(logical.ReadOperation, "roles/r", nil); !strings.Contains(read["last_rotation_error"].(string), "PasswordComplexity") || read["last_rotated"] != "" {
+		t.Fatalf("role read: %v", read)
+	}
+	w.mustBeSettled()
+
+	// An admin without the right to query users is refused the same way.
+	h2 := newHarness(t)
+	w2 := h2.rotationWorld(rotScenarios[3]) // cyberark via admin
+	w2.srv.AddAccount(vendortest.Account{ID: "vault-admin@cyberark.cloud.1234", Secret: adminSecret}) // no longer admin
+	h2.badRequest(logical.UpdateOperation, "rotate-role/r", nil,
+		"cyberark refused the Redrock/query request: HTTP 200 Unauthorized: You are not authorized")
+	w2.mustBeSettled()
+}
+
+// The vendor says the change worked but did not make it: the new secret
+// fails its proving mint, so the role keeps the secret that works.
+func TestRotationIsNotPromotedUntilTheNewSecretMints(t *testing.T) {
+	h := newHarness(t)
+	w := h.rotationWorld(rotScenarios[2]) // cyberark, self
+	old := w.storedRole().ClientSecret
+	w.srv.Inject("rotate", vendortest.Fault{Status: 200, Body: `{"success":true,"Result":null}`})
+	h.badRequest(logical.UpdateOperation, "rotate-role/r", nil, "cyberark refused the token request")
+	if w.storedRole().ClientSecret != old {
+		t.Fatal("a secret that never minted was promoted")
+	}
+	w.mustBeSettled()
+}
+
+// A role write that arrives while a rotation switches the secret waits for
+// it, and then applies on top of the rotated role: it can neither write the
+// old secret back nor be lost.
+func TestRoleWriteWaitsForARotation(t *testing.T) {
+	h := newHarness(t)
+	w := h.rotationWorld(rotScenarios[2]) // cyberark, self
+	writeRead := make(chan struct{}, 1)
+	writeDone := make(chan error, 1)
+	h.b.rotationHook = func(_, stage string) error {
+		if stage != stageProved {
+			return nil
+		}
+		h.storage.setOnGet(func(key string) {
+			if key == roleStoragePrefix+"r" {
+				select {
+				case writeRead <- struct{}{}:
+				default:
+				}
+			}
+		})
+		go func() {
+			_, err := h.b.HandleRequest(context.Background(), &logical.Request{
+				Operation: logical.UpdateOperation, Path: "roles/r", Storage: h.storage,
+				Data: map[string]any{"refresh_before": "45s"},
+			})
+			writeDone <- err
+		}()
+		// Under the role's lock the write cannot read the role now; give an
+		// unlocked one the chance to (a bounded wait: it can only let a
+		// missing lock pass unnoticed, never fail a correct one).
+		select {
+		case <-writeRead:
+			t.Error("a role write read the role while a rotation held it")
+		case <-time.After(200 * time.Millisecond):
+		}
+		h.storage.setOnGet(nil)
+		return nil
+	}
+	h.ok(logical.UpdateOperation, "rotate-role/r", nil)
+	h.b.rotationHook = nil
+	if err := <-writeDone; err != nil {
+		t.Fatal(err)
+	}
+	if r := w.storedRole(); r.RefreshBefore != 45*time.Second || r.LastRotated.IsZero() {
+		t.Fatalf("the write or the rotation was lost: %+v", r)
 	}
 	w.mustBeSettled()
 }

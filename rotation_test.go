@@ -604,8 +604,9 @@ func TestIdentitySuccessFalseIsAFailure(t *testing.T) {
 
 	// An admin without the right to query users is refused the same way.
 	h2 := newHarness(t)
-	w2 := h2.rotationWorld(rotScenarios[3])                                                           // cyberark via admin
-	w2.srv.AddAccount(vendortest.Account{ID: "vault-admin@cyberark.cloud.1234", Secret: adminSecret}) // no longer admin
+	w2 := h2.rotationWorld(rotScenarios[3]) // cyberark via admin
+	// The admin account loses its admin right.
+	w2.srv.AddAccount(vendortest.Account{ID: "vault-admin@cyberark.cloud.1234", Secret: adminSecret})
 	h2.badRequest(logical.UpdateOperation, "rotate-role/r", nil,
 		"cyberark refused the Redrock/query request: HTTP 200 Unauthorized: You are not authorized")
 	w2.mustBeSettled()

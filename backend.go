@@ -63,8 +63,9 @@ type backend struct {
 	// rotationHook, in tests, is called after each rotation stage; an
 	// error stops the rotation there as a crash would.
 	rotationHook func(role, stage string) error
-	// initDone closes when start-up recovery has finished.
+	// initDone closes when start-up recovery has finished; stopInit ends it.
 	initDone chan struct{}
+	stopInit context.CancelFunc
 }
 
 // roleState is a role as the read path needs it: the entry, its transport,
@@ -115,7 +116,12 @@ func (b *backend) invalidate(_ context.Context, key string) {
 	}
 }
 
-func (b *backend) clean(context.Context) { b.dropAll() }
+func (b *backend) clean(context.Context) {
+	if b.stopInit != nil {
+		b.stopInit()
+	}
+	b.dropAll()
+}
 
 // dropRole forgets a role's state and cached token.
 func (b *backend) dropRole(name string) {

@@ -350,10 +350,11 @@ func (b *backend) pathRoleWrite(ctx context.Context, req *logical.Request, d *fr
 	if err := applyRoleFields(role, d); err != nil {
 		return errorResponse(err)
 	}
-	if _, ok := d.GetOk("client_secret"); ok {
-		// The operator's secret wins over an unfinished rotation's.
+	_, newSecret := d.GetOk("client_secret")
+	if newSecret {
+		// The operator's secret wins over an unfinished rotation's, once
+		// it is stored.
 		role.Pending = nil
-		b.forgetUnsaved(name)
 	}
 	cfg, err := b.config(ctx, req.Storage)
 	if err != nil {
@@ -380,6 +381,9 @@ func (b *backend) pathRoleWrite(ctx context.Context, req *logical.Request, d *fr
 	}
 	if err := putRole(ctx, req.Storage, name, role); err != nil {
 		return nil, err
+	}
+	if newSecret {
+		b.forgetUnsaved(name)
 	}
 	b.dropRole(name)
 	return nil, nil

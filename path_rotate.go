@@ -99,12 +99,8 @@ func (b *backend) periodic(ctx context.Context, req *logical.Request) error {
 			continue
 		}
 		g.Go(func() error {
-			// A manual rotation of this role under way covers this period.
-			lock := b.roleLock(name)
-			if !lock.TryLock() {
-				return nil
-			}
-			lock.Unlock()
+			// rotateRole checks again, under the role's lock, that the role
+			// is still due: a manual rotation may have just done it.
 			b.rotateRole(ctx, req.Storage, name, triggerScheduled)
 			return nil
 		})

@@ -43,6 +43,13 @@ const (
 	// walRollbackMinAge keeps Vault's rollback away from a rotation still
 	// under way elsewhere (another backend instance during a reload).
 	walRollbackMinAge = rotationTimeout + time.Minute
+	// pendingGrace is how long a pending secret is kept while the vendor
+	// still takes the current one, unless the vendor refused the change
+	// outright: a vendor whose answer was lost may still be applying it.
+	pendingGrace = walRollbackMinAge
+	// persistTimeout bounds the storage writes that follow a change at the
+	// vendor; they do not end with the request's own deadline.
+	persistTimeout = 30 * time.Second
 	// maxParallelRotations bounds scheduled rotations run at once.
 	maxParallelRotations = 4
 )
@@ -68,6 +75,9 @@ const (
 // errAbandoned is what the test hook returns to stop a rotation dead, as a
 // crash would: nothing after it runs.
 var errAbandoned = errors.New("rotation abandoned")
+
+// errNotDue: a scheduled rotation found the role no longer due.
+var errNotDue = errors.New("rotation not due")
 
 // rotationWAL is the intent record. It holds ids and a stage, never a secret.
 type rotationWAL struct {
@@ -130,8 +140,17 @@ type rotation struct {
 	w       rotationWAL
 	walIDs  []string // this rotation's WAL entries, deleted when it is settled
 	reruns  int      // admin re-runs left for a secret the vendor lost
+	refused bool     // the vendor refused the change call outright
+	dropped []string // privx: clients of pending secrets that were dropped
 	outcome string   // what settle decided, for the closing log line
 	warn    []string
+}
+
+// persistCtx is for storage writes after the vendor changed something: the
+// caller's deadline (Vault gives a rollback 90 s) must not be what loses
+// the only copy of a new secret.
+func persistCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), persistTimeout)
 }
 
 // newRotation prepares a rotation of role. The actor's token is minted only
@@ -219,6 +238,10 @@ func (b *backend) rotateRole(ctx context.Context, s logical.Storage, name, trigg
 	if role == nil {
 		return nil, &client.FieldError{Field: "name", Msg: fmt.Sprintf("%q names no role; list roles with: vault list <mount>/roles", name)}
 	}
+	if trigger == triggerScheduled && (role.RotationPeriod <= 0 || b.now().Before(role.dueAt())) {
+		// Rotated (or changed) while this run waited for the lock.
+		return nil, errNotDue
+	}
 	if err := client.CheckRotation(mustVendor(role.Vendor), role.RotationRole == ""); err != nil {
 		return nil, err
 	}
@@ -287,6 +310,7 @@ func (rt *rotation) setSecret(ctx context.Context, v client.SecretSetter) error 
 		return err
 	}
 	if err != nil {
+		rt.refused = client.IsRefusal(err)
 		return rt.recover(ctx, err)
 	}
 	return rt.proveAndPromote(ctx)
@@ -393,7 +417,9 @@ func (rt *rotation) promote(ctx context.Context) error {
 	next.LastRotated = rt.b.now().UTC()
 	next.LastRotationID = p.RotationID
 	next.LastRotationError = ""
-	if err := putRole(ctx, rt.s, rt.name, &next); err != nil {
+	pctx, cancel := persistCtx(ctx)
+	defer cancel()
+	if err := putRole(pctx, rt.s, rt.name, &next); err != nil {
 		return fmt.Errorf("the new secret works, but switching the role to it failed; it stays pending and token reads use it: %w", err)
 	}
 	rt.role = &next
@@ -429,7 +455,7 @@ func (rt *rotation) cleanup(ctx context.Context) error {
 		return nil
 	}
 	var errs []error
-	for _, id := range []string{rt.w.OldClientID, rt.w.NewClientID} {
+	for _, id := range append([]string{rt.w.OldClientID, rt.w.NewClientID}, rt.dropped...) {
 		if id == "" || id == rt.role.ClientID || (rt.role.Pending != nil && id == rt.role.Pending.ClientID) {
 			continue
 		}
@@ -443,7 +469,8 @@ func (rt *rotation) cleanup(ctx context.Context) error {
 // recover settles the rotation after cause stopped it, and says how it ended.
 func (rt *rotation) recover(ctx context.Context, cause error) error {
 	if err := rt.settle(ctx); err != nil {
-		return fmt.Errorf("%w; the rotation is unresolved and Vault will retry it: %v", cause, err)
+		// Whether the caller must act is the settle error's to say.
+		return fmt.Errorf("%v; the rotation is not settled: %w", cause, err)
 	}
 	if rt.outcome == "rotated" {
 		rt.warn = append(rt.warn, fmt.Sprintf("the rotation hit an error (%v) but the new secret works and is in use", cause))
@@ -477,22 +504,28 @@ func (rt *rotation) settle(ctx context.Context) error {
 		errC := rt.prove(ctx, rt.role.creds())
 		switch {
 		case errC == nil:
+			if wait := pendingGrace - rt.b.now().Sub(p.Since); !rt.refused && wait > 0 {
+				return fmt.Errorf("the vendor still takes the current secret; the new one is kept for %s more in case the vendor applies the change late, and Vault will retry", wait.Round(time.Second))
+			}
 			rt.outcome = "undone"
+			if p.ClientID != "" && p.ClientID != rt.role.ClientID {
+				rt.dropped = append(rt.dropped, p.ClientID)
+			}
 			if err := rt.clearPending(ctx); err != nil {
 				return err
 			}
 			return rt.finish(ctx)
-		case !client.IsRejected(errP) || !client.IsRejected(errC):
-			return fmt.Errorf("the vendor could not say which secret is valid: pending: %v; current: %v", errP, errC)
+		case !client.IsRefusal(errP) || !client.IsRefusal(errC):
+			return fmt.Errorf("the vendor could not say which secret is valid, and Vault will retry: pending: %v; current: %v", errP, errC)
 		}
-		return rt.lost(ctx, fmt.Errorf("neither the pending nor the current secret is accepted: pending: %v; current: %v", errP, errC))
+		return rt.lost(ctx, fmt.Errorf("neither the pending nor the current secret is accepted: pending: %v; current: %w", errP, errC))
 	}
 	// Nothing pending: a Vault-chosen secret never reached the vendor, and
 	// a PrivX replacement was never switched to. A vendor-made secret may
 	// have been made and lost.
 	if err := rt.prove(ctx, rt.role.creds()); err != nil {
-		if !client.IsRejected(err) {
-			return err
+		if !client.IsRefusal(err) {
+			return fmt.Errorf("%w; Vault will retry", err)
 		}
 		return rt.lost(ctx, fmt.Errorf("the current secret is no longer accepted: %w", err))
 	}
@@ -510,8 +543,12 @@ func (rt *rotation) lost(ctx context.Context, why error) error {
 	if err := rt.clearPending(ctx); err != nil {
 		return err
 	}
-	// The new rotation's WAL entries join this one's; all go when it ends.
+	// On success the re-run's WAL entries go with this rotation's. On
+	// failure they go at once: this rotation's entries stay, and settling
+	// them settles whatever the re-run left, so retries do not multiply.
+	n := len(rt.walIDs)
 	if err := rt.start(ctx); err != nil {
+		rt.dropIntentFrom(ctx, n)
 		return fmt.Errorf("%v; an admin rotation to replace it failed: %w", why, err)
 	}
 	return nil
@@ -529,10 +566,15 @@ func (rt *rotation) intent(ctx context.Context) error {
 
 // dropIntent deletes the rotation's WAL entries; one left behind is harmless
 // (its rollback finds the rotation settled).
-func (rt *rotation) dropIntent(ctx context.Context) {
-	var left []string
-	for _, id := range rt.walIDs {
-		if err := framework.DeleteWAL(ctx, rt.s, id); err != nil {
+func (rt *rotation) dropIntent(ctx context.Context) { rt.dropIntentFrom(ctx, 0) }
+
+// dropIntentFrom deletes the WAL entries from the n-th on.
+func (rt *rotation) dropIntentFrom(ctx context.Context, n int) {
+	pctx, cancel := persistCtx(ctx)
+	defer cancel()
+	left := rt.walIDs[:n:n]
+	for _, id := range rt.walIDs[n:] {
+		if err := framework.DeleteWAL(pctx, rt.s, id); err != nil {
 			left = append(left, id)
 		}
 	}
@@ -547,7 +589,9 @@ func (rt *rotation) storePending(ctx context.Context, p *pendingSecret) error {
 func (rt *rotation) storePendingAs(ctx context.Context, p *pendingSecret) error {
 	next := *rt.role
 	next.Pending = p
-	if err := putRole(ctx, rt.s, rt.name, &next); err != nil {
+	pctx, cancel := persistCtx(ctx)
+	defer cancel()
+	if err := putRole(pctx, rt.s, rt.name, &next); err != nil {
 		return fmt.Errorf("storing the pending secret: %w", err)
 	}
 	rt.role = &next
@@ -562,7 +606,9 @@ func (rt *rotation) clearPending(ctx context.Context) error {
 	}
 	next := *rt.role
 	next.Pending = nil
-	if err := putRole(ctx, rt.s, rt.name, &next); err != nil {
+	pctx, cancel := persistCtx(ctx)
+	defer cancel()
+	if err := putRole(pctx, rt.s, rt.name, &next); err != nil {
 		return fmt.Errorf("dropping the pending secret: %w", err)
 	}
 	rt.role = &next
@@ -584,7 +630,7 @@ func (rt *rotation) step(stage string) error {
 // a Vault event. None of them carries a secret: errors from the client are
 // already scrubbed of every secret the call knew.
 func (b *backend) rotationDone(ctx context.Context, s logical.Storage, name, vendor, trigger string, rt *rotation, err error) {
-	if errors.Is(err, errAbandoned) {
+	if errors.Is(err, errAbandoned) || errors.Is(err, errNotDue) {
 		return
 	}
 	log := b.Logger().With("role", name, "vendor", vendor, "trigger", trigger)
@@ -599,17 +645,20 @@ func (b *backend) rotationDone(ctx context.Context, s logical.Storage, name, ven
 	}
 	log.Warn("rotation failed", "error", err.Error())
 	b.sendEvent(ctx, "vendor/rotate-fail", name, vendor, trigger, err.Error())
-	// Record the failure on the role for role reads and the schedule.
-	role, gerr := getRole(ctx, s, name)
+	// Record the failure on the role for role reads and the schedule. The
+	// cached token stays: the secret did not change, and a token that is
+	// still good is what carries readers through a vendor outage.
+	pctx, cancel := persistCtx(ctx)
+	defer cancel()
+	role, gerr := getRole(pctx, s, name)
 	if gerr != nil || role == nil {
 		return
 	}
 	role.LastRotationError = clipText(err.Error(), 1000)
 	role.LastRotationAttempt = b.now().UTC()
-	if perr := putRole(ctx, s, name, role); perr != nil {
+	if perr := putRole(pctx, s, name, role); perr != nil {
 		log.Warn("recording the rotation failure failed", "error", perr.Error())
 	}
-	b.dropRole(name)
 }
 
 func (b *backend) sendEvent(ctx context.Context, typ, name, vendor, trigger, errText string) {
@@ -673,13 +722,16 @@ func (b *backend) walRollback(ctx context.Context, req *logical.Request, kind st
 	defer rt.h.CloseIdle()
 	rt.w = w
 	err = rt.settle(ctx)
+	if rt.outcome != "" || err != nil {
+		b.rotationDone(ctx, req.Storage, w.Role, role.Vendor, triggerRecovery, rt, err)
+	}
 	if err == nil && len(rt.warn) > 0 {
-		err = errors.New(strings.Join(rt.warn, "; "))
+		// Only a cleanup at the vendor failed: the role works and its
+		// schedule is untouched; the WAL entry stays for the next try.
+		cleanup := strings.Join(rt.warn, "; ")
+		b.Logger().Warn("cleanup after a rotation failed; Vault will retry it", "role", w.Role, "vendor", role.Vendor, "error", cleanup)
+		return errors.New(cleanup)
 	}
-	if rt.outcome == "" && err == nil {
-		return nil
-	}
-	b.rotationDone(ctx, req.Storage, w.Role, role.Vendor, triggerRecovery, rt, err)
 	return err
 }
 
@@ -694,9 +746,10 @@ func (b *backend) initialize(ctx context.Context, req *logical.InitializationReq
 		close(done)
 		return nil
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*rotationTimeout)
+	b.stopInit = cancel
 	go func() {
 		defer close(done)
-		ctx, cancel := context.WithTimeout(context.Background(), 2*rotationTimeout)
 		defer cancel()
 		b.recoverAll(ctx, req.Storage)
 	}()

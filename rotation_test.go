@@ -161,6 +161,24 @@ func (h *harness) walCount(role string) int {
 	return n
 }
 
+// settleByRollback runs Vault's rollback until the role's rotation is
+// settled. A first pass may keep a pending secret the vendor might still
+// apply late; past the grace period the next pass must settle it.
+func (h *harness) settleByRollback() {
+	h.t.Helper()
+	err := h.rollback()
+	if err == nil {
+		return
+	}
+	if !strings.Contains(err.Error(), "in case the vendor applies the change late") {
+		h.t.Fatalf("rollback: %v", err)
+	}
+	h.clock.Add(pendingGrace)
+	if err := h.rollback(); err != nil {
+		h.t.Fatalf("rollback after the grace period: %v", err)
+	}
+}
+
 // rollback runs Vault's periodic rollback, taking WAL entries of any age.
 func (h *harness) rollback() error {
 	h.t.Helper()
@@ -349,9 +367,7 @@ func TestRotationSurvivesInterruptionAtEveryStage(t *testing.T) {
 					w.mustMintFresh()
 					h.storage.setFail(nil)
 					w.srv.ClearFaults()
-					if err := h.rollback(); err != nil {
-						t.Fatalf("rollback: %v", err)
-					}
+					h.settleByRollback()
 					if orphan {
 						// Killed between PrivX creating the client and the WAL
 						// learning its id: the client is left, and named.
@@ -382,9 +398,9 @@ func TestLostReplyIsRecovered(t *testing.T) {
 			switch sc.name {
 			case "cyral-self":
 				// Cyral made a secret nobody saw; the role cannot get it back
-				// by itself, and says so.
-				if err == nil || !strings.Contains(err.Error(), "cannot mint until its secret is replaced") {
-					t.Fatalf("want an unrecoverable error, got %v %v", resp, err)
+				// by itself, and says so in a 400: the operator must act.
+				if err != nil || !resp.IsError() || !strings.Contains(resp.Error().Error(), "cannot mint until its secret is replaced") {
+					t.Fatalf("want a 400 that says what to do, got %v %v", resp, err)
 				}
 				w.mustReportLostSecret()
 				return
@@ -407,9 +423,7 @@ func TestLostReplyIsRecovered(t *testing.T) {
 					t.Fatalf("want success with a warning: %v %v", resp, err)
 				}
 			}
-			if err := h.rollback(); err != nil {
-				t.Fatal(err)
-			}
+			h.settleByRollback()
 			w.mustBeSettled()
 		})
 	}
@@ -523,8 +537,8 @@ func TestScheduledRotation(t *testing.T) {
 	pamSrv.ClearFaults()
 	h.clock.Add(time.Minute)
 	h.rollback()
-	if r := h.ok(logical.ReadOperation, "roles/pam", nil); r["last_rotated"] != "" || r["rotation_pending"] != false {
-		t.Fatalf("a failed rotation was retried at once, or left pending: %v", r)
+	if r := h.ok(logical.ReadOperation, "roles/pam", nil); r["last_rotated"] != "" {
+		t.Fatalf("a failed rotation was retried at once: %v", r)
 	}
 	h.clock.Add(3 * time.Hour)
 	h.rollback()
@@ -619,7 +633,16 @@ func TestRotationIsNotPromotedUntilTheNewSecretMints(t *testing.T) {
 	w := h.rotationWorld(rotScenarios[2]) // cyberark, self
 	old := w.storedRole().ClientSecret
 	w.srv.Inject("rotate", vendortest.Fault{Status: 200, Body: `{"success":true,"Result":null}`})
-	h.badRequest(logical.UpdateOperation, "rotate-role/r", nil, "cyberark refused the token request")
+	// The vendor may yet apply it: the new secret is kept for a while, and
+	// the rotation is reported unsettled (a 5xx), not failed.
+	_, err := h.do(logical.UpdateOperation, "rotate-role/r", nil)
+	if err == nil || !strings.Contains(err.Error(), "cyberark refused the token request") || !strings.Contains(err.Error(), "kept for") {
+		t.Fatalf("rotate-role: %v", err)
+	}
+	if w.storedRole().ClientSecret != old {
+		t.Fatal("a secret that never minted was promoted")
+	}
+	h.settleByRollback()
 	if w.storedRole().ClientSecret != old {
 		t.Fatal("a secret that never minted was promoted")
 	}
@@ -673,4 +696,98 @@ func TestRoleWriteWaitsForARotation(t *testing.T) {
 		t.Fatalf("the write or the rotation was lost: %+v", r)
 	}
 	w.mustBeSettled()
+}
+
+// Regression: the vendor's answer to a password change is lost (504) and
+// it applies the change only later. The pending secret must still be there.
+func TestVendorApplyingAChangeLateKeepsThePendingSecret(t *testing.T) {
+	h := newHarness(t)
+	w := h.rotationWorld(rotScenarios[2]) // cyberark, self
+	w.srv.Inject("rotate", vendortest.Fault{Status: 504, Body: `{"error":"gateway_timeout"}`})
+	if _, err := h.do(logical.UpdateOperation, "rotate-role/r", nil); err == nil {
+		t.Fatal("want the rotation unsettled")
+	}
+	if err := h.rollback(); err == nil || !strings.Contains(err.Error(), "applies the change late") {
+		t.Fatalf("rollback inside the grace period: %v", err)
+	}
+	p := w.storedRole().Pending
+	if p == nil {
+		t.Fatal("the pending secret was dropped while the vendor might still apply it")
+	}
+	// Now the vendor applies it.
+	w.srv.AddAccount(vendortest.Account{ID: "svc-vault@cyberark.cloud.1234", Secret: p.ClientSecret, Name: "svc-vault"})
+	w.mustMintFresh()
+	h.settleByRollback()
+	w.mustBeSettled()
+}
+
+// Regression: an admin re-run that keeps failing must not multiply WAL
+// entries or vendor calls on each rollback, and recovers once the vendor does.
+func TestFailingAdminReRunDoesNotMultiply(t *testing.T) {
+	h := newHarness(t)
+	w := h.rotationWorld(rotScenarios[3]) // cyberark via admin
+	// The role's password is changed behind Vault's back, and resets fail.
+	w.srv.AddAccount(vendortest.Account{ID: "svc-vault@cyberark.cloud.1234", Secret: "Changed-By-Someone-1", Name: "svc-vault"})
+	h.secrets = append(h.secrets, "Changed-By-Someone-1")
+	w.srv.Inject("rotate", vendortest.Fault{Status: 503, Body: `{"error":"unavailable"}`, Times: -1})
+	h.do(logical.UpdateOperation, "rotate-role/r", nil)
+	for i := range 4 {
+		h.rollback()
+		if n := h.walCount("r"); n != 1 {
+			t.Fatalf("after rollback %d: %d WAL entries", i+1, n)
+		}
+	}
+	if n := w.srv.Calls("rotate"); n > 6 {
+		t.Fatalf("%d reset calls for one rotation and four rollbacks", n)
+	}
+	w.srv.ClearFaults()
+	h.settleByRollback()
+	w.mustBeSettled()
+}
+
+// Regression: a refused role write must not forget the in-memory copy of a
+// vendor-made secret that storage could not take.
+func TestRefusedRoleWriteKeepsAnUnsavedSecret(t *testing.T) {
+	h := newHarness(t)
+	w := h.rotationWorld(rotScenarios[0]) // cyral, self
+	h.b.rotationHook = func(_, stage string) error {
+		if stage == stageVendor {
+			h.storage.setFail(func(string) bool { return true })
+		}
+		return nil
+	}
+	h.do(logical.UpdateOperation, "rotate-role/r", nil)
+	h.b.rotationHook = nil
+	h.storage.setFail(nil)
+	h.badRequest(logical.UpdateOperation, "roles/r", map[string]any{"client_secret": "typo", "verify": true}, "verify failed")
+	w.mustMintFresh()
+	h.settleByRollback()
+	w.mustBeSettled()
+}
+
+// Regression: a PrivX cleanup that keeps failing is retried without
+// marking the role failed or holding back its schedule.
+func TestFailingCleanupDoesNotStopTheSchedule(t *testing.T) {
+	h := newHarness(t)
+	w := h.rotationWorld(rotScenarios[6]) // privx
+	h.ok(logical.UpdateOperation, "roles/r", map[string]any{"rotation_period": "1h"})
+	w.srv.Inject("delete", vendortest.Fault{Status: 403, Body: `{"error_code":"FORBIDDEN"}`, Times: -1})
+	if resp := h.ok(logical.UpdateOperation, "rotate-role/r", nil); resp == nil {
+		t.Fatal("no answer")
+	}
+	for range 10 {
+		h.clock.Add(15 * time.Minute)
+		h.rollback()
+	}
+	if n := w.srv.Calls("create"); n < 2 {
+		t.Fatalf("the schedule stopped: %d API clients created in 2.5 h with a 1 h period", n)
+	}
+	if read := h.ok(logical.ReadOperation, "roles/r", nil); read["last_rotation_error"] != "" {
+		t.Fatalf("a cleanup failure was recorded as a rotation failure: %v", read["last_rotation_error"])
+	}
+	w.srv.ClearFaults()
+	h.settleByRollback()
+	if n := w.clientsNamed(w.name0); n != 1 {
+		t.Fatalf("%d clients named %s after the cleanup retried", n, w.name0)
+	}
 }

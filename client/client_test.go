@@ -252,3 +252,22 @@ func TestClosedPortIsConnectionRefused(t *testing.T) {
 		t.Fatal("secret in error")
 	}
 }
+
+// Replies to admin calls can carry secrets, so an error reply of an unknown
+// shape is described, never quoted.
+func TestAdminCallErrorBodiesAreNotQuoted(t *testing.T) {
+	srv, c, h := setup(t, "cyral")
+	srv.Inject("rotate", vendortest.Fault{Status: 500, Body: "clientSecret=leaked-new-secret"})
+	v, _ := client.Lookup("cyral")
+	by := client.Actor{Self: true, Authorization: func(ctx context.Context) (string, error) {
+		tok, err := v.Token(ctx, h, c)
+		return tok.Authorization, err
+	}}
+	_, err := v.(client.SecretRegenerator).RegenerateSecret(context.Background(), h, c, by)
+	if err == nil || strings.Contains(err.Error(), "leaked-new-secret") || !strings.Contains(err.Error(), "not quoted") {
+		t.Fatalf("error %v", err)
+	}
+	if srv.Calls("rotate") != 1 {
+		t.Fatalf("a rotation call was retried: %d calls", srv.Calls("rotate"))
+	}
+}

@@ -81,6 +81,7 @@ func (v cyberark) userUUID(ctx context.Context, h *HTTP, c Creds, by Actor) (str
 // identityCall posts a JSON body and unwraps Identity's envelope, in which
 // HTTP 200 with success:false is a refusal.
 func (v cyberark) identityCall(ctx context.Context, h *HTTP, by Actor, op, base, path string, body any, secrets []string) (json.RawMessage, error) {
+	secrets = append(secrets, by.Secrets...)
 	raw, err := json.Marshal(body)
 	if err != nil {
 		return nil, err

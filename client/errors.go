@@ -80,6 +80,13 @@ func IsRejected(err error) bool {
 	return errors.As(err, &fe) || errors.As(err, &re)
 }
 
+// IsRefusal reports whether the vendor itself answered no: a definite
+// answer, unlike a local input error or a failure to reach it.
+func IsRefusal(err error) bool {
+	var re *RejectedError
+	return errors.As(err, &re)
+}
+
 // redact removes every non-empty secret from s.
 func redact(s string, secrets []string) string {
 	for _, sec := range secrets {
@@ -96,7 +103,7 @@ func redact(s string, secrets []string) string {
 // Message), PrivX APIs (error_code, error_message). Anything else becomes a
 // short excerpt of the body. Secrets are removed before anything is cut, so
 // no prefix of one survives at the cut.
-func vendorMessage(body []byte, secrets []string) (code, msg string) {
+func vendorMessage(body []byte, secrets []string, quiet bool) (code, msg string) {
 	var m map[string]any
 	if json.Unmarshal(body, &m) == nil {
 		code = firstString(m, "error", "ErrorCode", "error_code", "errorCode")
@@ -104,6 +111,9 @@ func vendorMessage(body []byte, secrets []string) (code, msg string) {
 		if code != "" || msg != "" {
 			return clip(redact(code, secrets), 100), clip(redact(msg, secrets), 300)
 		}
+	}
+	if quiet {
+		return "", fmt.Sprintf("(an error body of %d bytes, not quoted: this call's replies can carry secrets)", len(body))
 	}
 	return "", clip(redact(strings.TrimSpace(string(body)), secrets), 200)
 }

@@ -211,6 +211,7 @@ type request struct {
 	body       []byte
 	secrets    []string // removed from any text that reaches an error
 	once       bool     // not idempotent: one attempt, never retried
+	quiet      bool     // replies may carry secrets: never quote a raw body
 }
 
 // do performs r and returns the body of a 2xx answer. Anything else comes
@@ -275,23 +276,23 @@ func (h *HTTP) do(ctx context.Context, r request) ([]byte, error) {
 		return nil, &RejectedError{Vendor: r.vendor, Op: r.op, Status: s,
 			Message: fmt.Sprintf("the vendor redirected to %q; redirects are not followed, so set the role's URL to the final address", clip(redact(resp.Header.Get("Location"), r.secrets), 200))}
 	case s == http.StatusTooManyRequests:
-		detail := vendorDetail(data, r.secrets)
+		detail := vendorDetail(data, r.secrets, r.quiet)
 		if d, ok := retryAfter(resp.Header.Get("Retry-After"), h.opts.Now()); ok {
 			detail = strings.TrimPrefix(detail+"; ", "; ") + fmt.Sprintf("the vendor asks to retry after %s", d.Round(time.Second))
 		}
 		return nil, unavailable(ClassRateLimited, s, detail)
 	case s == http.StatusRequestTimeout:
-		return nil, unavailable(ClassTimeout, s, vendorDetail(data, r.secrets))
+		return nil, unavailable(ClassTimeout, s, vendorDetail(data, r.secrets, r.quiet))
 	case s >= 400 && s < 500:
-		code, msg := vendorMessage(data, r.secrets)
+		code, msg := vendorMessage(data, r.secrets, r.quiet)
 		return nil, &RejectedError{Vendor: r.vendor, Op: r.op, Status: s, Code: code, Message: msg}
 	default:
-		return nil, unavailable(ClassServer, s, vendorDetail(data, r.secrets))
+		return nil, unavailable(ClassServer, s, vendorDetail(data, r.secrets, r.quiet))
 	}
 }
 
-func vendorDetail(body []byte, secrets []string) string {
-	code, msg := vendorMessage(body, secrets)
+func vendorDetail(body []byte, secrets []string, quiet bool) string {
+	code, msg := vendorMessage(body, secrets, quiet)
 	if code != "" && msg != "" {
 		return code + ": " + msg
 	}

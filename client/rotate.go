@@ -107,6 +107,7 @@ func (h *HTTP) call(ctx context.Context, by Actor, r request) ([]byte, error) {
 	r.header.Set("Authorization", auth)
 	r.secrets = append(append(r.secrets, by.Secrets...), auth, strings.TrimPrefix(auth, "Bearer "))
 	r.once = r.method != http.MethodGet
+	r.quiet = true
 	return h.do(ctx, r)
 }
 

@@ -2,8 +2,17 @@ package client_test
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/base64"
+	"encoding/pem"
 	"errors"
+	"fmt"
+	"math/big"
+	"net/http"
 	"net/url"
 	"strings"
 	"testing"
@@ -270,4 +279,82 @@ func TestAdminCallErrorBodiesAreNotQuoted(t *testing.T) {
 	if srv.Calls("rotate") != 1 {
 		t.Fatalf("a rotation call was retried: %d calls", srv.Calls("rotate"))
 	}
+}
+
+func TestHTTPLayerPromises(t *testing.T) {
+	v, _ := client.Lookup("incydr")
+	t.Run("User-Agent names the plugin", func(t *testing.T) {
+		srv, c, _ := setup(t, "incydr")
+		h, _ := client.NewHTTP(client.Options{CACertPEM: srv.CACert(), UserAgent: "vault-plugin-secrets-vendor/v9.9.9"})
+		if _, err := v.Token(context.Background(), h, c); err != nil {
+			t.Fatal(err)
+		}
+		if ua := srv.LastHeader("token").Get("User-Agent"); ua != "vault-plugin-secrets-vendor/v9.9.9" {
+			t.Fatalf("User-Agent %q", ua)
+		}
+	})
+	for _, status := range []int{400, 401, 403, 404} {
+		t.Run(fmt.Sprintf("%d is never retried", status), func(t *testing.T) {
+			srv, c, h := setup(t, "incydr")
+			srv.Inject("token", vendortest.Fault{Status: status, Body: `{"error":"nope"}`, Times: -1})
+			_, err := v.Token(context.Background(), h, c)
+			if !client.IsRejected(err) || srv.Calls("token") != 1 {
+				t.Fatalf("err %v after %d calls", err, srv.Calls("token"))
+			}
+		})
+	}
+	t.Run("Retry-After as an HTTP date", func(t *testing.T) {
+		now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+		srv, c, _ := setup(t, "incydr")
+		h, _ := client.NewHTTP(client.Options{CACertPEM: srv.CACert(), MaxRetries: 2, Now: func() time.Time { return now },
+			RetryWaitMin: time.Millisecond, RetryWaitMax: 50 * time.Millisecond})
+		// A date already reached: retry at once, and succeed.
+		srv.Inject("token", vendortest.Fault{Status: 429, RetryAfter: now.Add(-time.Second).Format(http.TimeFormat)})
+		if _, err := v.Token(context.Background(), h, c); err != nil || srv.Calls("token") != 2 {
+			t.Fatalf("err %v after %d calls", err, srv.Calls("token"))
+		}
+		// A date an hour away is beyond the wait bound: fail now, saying when.
+		srv.Inject("token", vendortest.Fault{Status: 503, RetryAfter: now.Add(time.Hour).Format(http.TimeFormat)})
+		_, err := v.Token(context.Background(), h, c)
+		var ue *client.UnavailableError
+		if !errors.As(err, &ue) || ue.Class != client.ClassServer || srv.Calls("token") != 3 {
+			t.Fatalf("err %v after %d calls", err, srv.Calls("token"))
+		}
+	})
+	t.Run("response bodies are capped", func(t *testing.T) {
+		srv, c, _ := setup(t, "incydr")
+		h, _ := client.NewHTTP(client.Options{CACertPEM: srv.CACert(), MaxBodyBytes: 1024})
+		srv.Inject("token", vendortest.Fault{Body: `{"access_token":"` + strings.Repeat("a", 4096) + `"}`})
+		_, err := v.Token(context.Background(), h, c)
+		var ue *client.UnavailableError
+		if !errors.As(err, &ue) || ue.Class != client.ClassBadResponse || !strings.Contains(err.Error(), "larger than 1024 bytes") {
+			t.Fatalf("err %v", err)
+		}
+	})
+	t.Run("ca_cert replaces the system roots", func(t *testing.T) {
+		_, c, _ := setup(t, "incydr")
+		// Trusting an unrelated CA trusts nothing else, this server included.
+		h, _ := client.NewHTTP(client.Options{CACertPEM: unrelatedCA(t)})
+		_, err := v.Token(context.Background(), h, c)
+		var ue *client.UnavailableError
+		if !errors.As(err, &ue) || ue.Class != client.ClassTLS {
+			t.Fatalf("err %v", err)
+		}
+	})
+}
+
+func unrelatedCA(t *testing.T) string {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: "unrelated CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IsCA: true, BasicConstraintsValid: true,
+		KeyUsage: x509.KeyUsageCertSign}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
 }

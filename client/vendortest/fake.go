@@ -94,6 +94,7 @@ type Fake struct {
 	calls      map[string]int
 	rejections []string
 	lastForm   map[string]url.Values
+	lastHeader map[string]http.Header
 	nextID     int
 	// privx: the OAuth client that fronts every API client.
 	oauthID, oauthSecret string
@@ -139,15 +140,16 @@ func New(vendor string, opts ...Option) *Fake {
 		panic("vendortest: no fake for vendor " + vendor)
 	}
 	f := &Fake{
-		vendor:   vendor,
-		now:      time.Now,
-		lifetime: spec.lifetime,
-		mux:      http.NewServeMux(),
-		accounts: map[string]*Account{},
-		tokens:   map[string]issued{},
-		faults:   map[string][]Fault{},
-		calls:    map[string]int{},
-		lastForm: map[string]url.Values{},
+		vendor:     vendor,
+		now:        time.Now,
+		lifetime:   spec.lifetime,
+		mux:        http.NewServeMux(),
+		accounts:   map[string]*Account{},
+		tokens:     map[string]issued{},
+		faults:     map[string][]Fault{},
+		calls:      map[string]int{},
+		lastForm:   map[string]url.Values{},
+		lastHeader: map[string]http.Header{},
 	}
 	for _, o := range opts {
 		o(f)
@@ -310,6 +312,13 @@ func (f *Fake) Rejections() []string {
 	return append([]string(nil), f.rejections...)
 }
 
+// LastHeader returns the headers of the last request to reach an endpoint.
+func (f *Fake) LastHeader(endpoint string) http.Header {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.lastHeader[endpoint]
+}
+
 // LastForm returns the last form body an endpoint accepted.
 func (f *Fake) LastForm(endpoint string) url.Values {
 	f.mu.Lock()
@@ -375,6 +384,7 @@ func (f *Fake) endpoint(name string, h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		f.mu.Lock()
 		f.calls[name]++
+		f.lastHeader[name] = r.Header.Clone()
 		var fault *Fault
 		if q := f.faults[name]; len(q) > 0 {
 			fc := q[0]

@@ -93,6 +93,7 @@ func newBackend(now func() time.Time) *backend {
 			pathRoles(b),
 			pathToken(b),
 			pathRotate(b),
+			pathBadName(),
 		),
 		Invalidate:        b.invalidate,
 		Clean:             b.clean,

@@ -29,6 +29,17 @@ vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 	go vet -tags acceptance ./...
 
+# Each fuzz target explores from its seed corpus for FUZZTIME; `make test`
+# runs the seed corpus only.
+FUZZTIME ?= 20s
+fuzz:
+	@set -e; for pkg in . ./client; do \
+	  for f in $$(go test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+	    echo "== fuzz $$pkg $$f for $(FUZZTIME)"; \
+	    go test -run='^$$' -fuzz="^$$f$$" -fuzztime=$(FUZZTIME) $$pkg; \
+	  done; \
+	done
+
 dev: build
 	VERSION=$(VERSION) scripts/dev.sh
 

@@ -167,6 +167,10 @@ func pathRoles(b *backend) []*framework.Path {
 			},
 			Operations: map[logical.Operation]framework.OperationHandler{
 				logical.ListOperation: &framework.PathOperation{Callback: b.pathRoleList},
+				// Anything else on roles/ lacks the role's name.
+				logical.ReadOperation:   &framework.PathOperation{Callback: refuseName, Unpublished: true},
+				logical.UpdateOperation: &framework.PathOperation{Callback: refuseName, Unpublished: true},
+				logical.DeleteOperation: &framework.PathOperation{Callback: refuseName, Unpublished: true},
 			},
 			HelpSynopsis:    "List the roles.",
 			HelpDescription: "Lists every role of this mount by name.",

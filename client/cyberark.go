@@ -58,6 +58,11 @@ func (v cyberark) userUUID(ctx context.Context, h *HTTP, c Creds, by Actor) (str
 	if err != nil {
 		return "", err
 	}
+	return parseRedrockUser(raw, c.ClientID)
+}
+
+// parseRedrockUser finds the login's uuid in a Redrock query result.
+func parseRedrockUser(raw []byte, login string) (string, error) {
 	var r struct {
 		Results []struct {
 			Row struct {
@@ -66,16 +71,16 @@ func (v cyberark) userUUID(ctx context.Context, h *HTTP, c Creds, by Actor) (str
 			} `json:"Row"`
 		} `json:"Results"`
 	}
-	if err := decodeReply(v.Name(), "Redrock/query", raw, &r); err != nil {
+	if err := decodeReply("cyberark", "Redrock/query", raw, &r); err != nil {
 		return "", err
 	}
 	for _, res := range r.Results {
-		if strings.EqualFold(res.Row.Username, c.ClientID) && res.Row.ID != "" {
+		if strings.EqualFold(res.Row.Username, login) && res.Row.ID != "" {
 			return res.Row.ID, nil
 		}
 	}
-	return "", &RejectedError{Vendor: v.Name(), Op: "Redrock/query", Status: http.StatusOK,
-		Message: "no user " + clip(c.ClientID, 100) + " is visible to the rotation_role; check the login and the admin's rights"}
+	return "", &RejectedError{Vendor: "cyberark", Op: "Redrock/query", Status: http.StatusOK,
+		Message: "no user " + clip(login, 100) + " is visible to the rotation_role; check the login and the admin's rights"}
 }
 
 // identityCall posts a JSON body and unwraps Identity's envelope, in which
@@ -91,20 +96,26 @@ func (v cyberark) identityCall(ctx context.Context, h *HTTP, by Actor, op, base,
 	if err != nil {
 		return nil, err
 	}
+	return parseIdentityEnvelope(op, data, secrets)
+}
+
+// parseIdentityEnvelope unwraps Identity's REST envelope.
+func parseIdentityEnvelope(op string, data []byte, secrets []string) (json.RawMessage, error) {
+	const vendor = "cyberark"
 	var env struct {
 		Success   *bool           `json:"success"`
 		Result    json.RawMessage `json:"Result"`
 		Message   string          `json:"Message"`
 		ErrorCode string          `json:"ErrorCode"`
 	}
-	if err := decodeReply(v.Name(), op, data, &env); err != nil {
+	if err := decodeReply(vendor, op, data, &env); err != nil {
 		return nil, err
 	}
 	if env.Success == nil {
-		return nil, &UnavailableError{Vendor: v.Name(), Op: op, Class: ClassBadResponse, Detail: "the reply has no success field"}
+		return nil, &UnavailableError{Vendor: vendor, Op: op, Class: ClassBadResponse, Detail: "the reply has no success field"}
 	}
 	if !*env.Success {
-		return nil, &RejectedError{Vendor: v.Name(), Op: op, Status: http.StatusOK,
+		return nil, &RejectedError{Vendor: vendor, Op: op, Status: http.StatusOK,
 			Code: clip(redact(env.ErrorCode, secrets), 100), Message: clip(redact(env.Message, secrets), 300)}
 	}
 	return env.Result, nil

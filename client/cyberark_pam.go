@@ -90,22 +90,28 @@ func (v cyberarkPAM) userID(ctx context.Context, h *HTTP, c Creds, by Actor) (st
 	if err != nil {
 		return "", err
 	}
+	return parsePAMUsers(data, c.ClientID)
+}
+
+// parsePAMUsers finds the user's id in a Users search reply.
+func parsePAMUsers(data []byte, user string) (string, error) {
+	const vendor, op = "cyberark-pam", "Users search"
 	var r struct {
 		Users []struct {
 			ID       json.Number `json:"id"`
 			Username string      `json:"username"`
 		} `json:"Users"`
 	}
-	if err := decodeReply(v.Name(), "Users search", data, &r); err != nil {
+	if err := decodeReply(vendor, op, data, &r); err != nil {
 		return "", err
 	}
 	for _, u := range r.Users {
-		if strings.EqualFold(u.Username, c.ClientID) && u.ID != "" {
+		if strings.EqualFold(u.Username, user) && u.ID != "" {
 			return u.ID.String(), nil
 		}
 	}
-	return "", &RejectedError{Vendor: v.Name(), Op: "Users search", Status: http.StatusOK,
-		Message: "no user " + clip(c.ClientID, 100) + " is visible to the rotation_role; check the user name and the admin's rights"}
+	return "", &RejectedError{Vendor: vendor, Op: op, Status: http.StatusOK,
+		Message: "no user " + clip(user, 100) + " is visible to the rotation_role; check the user name and the admin's rights"}
 }
 
 func (v cyberarkPAM) logon(ctx context.Context, h *HTTP, c Creds, newPassword string) (Token, error) {

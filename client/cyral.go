@@ -31,19 +31,26 @@ func (v cyral) RegenerateSecret(ctx context.Context, h *HTTP, c Creds, by Actor)
 	if err != nil {
 		return "", err
 	}
+	return parseRotateSecret(data, c.ClientID)
+}
+
+// parseRotateSecret reads rotateSecret's reply: the service account's new
+// secret, which must be for the account asked about.
+func parseRotateSecret(data []byte, clientID string) (string, error) {
+	const vendor, op = "cyral", "rotateSecret"
 	var r struct {
 		ClientID     string `json:"clientId"`
 		ClientSecret string `json:"clientSecret"`
 	}
-	if err := decodeReply(v.Name(), "rotateSecret", data, &r); err != nil {
+	if err := decodeReply(vendor, op, data, &r); err != nil {
 		return "", err
 	}
 	if r.ClientSecret == "" {
-		return "", &UnavailableError{Vendor: v.Name(), Op: "rotateSecret", Class: ClassBadResponse, Detail: "the reply has no clientSecret"}
+		return "", &UnavailableError{Vendor: vendor, Op: op, Class: ClassBadResponse, Detail: "the reply has no clientSecret"}
 	}
-	if r.ClientID != "" && r.ClientID != c.ClientID {
-		return "", &UnavailableError{Vendor: v.Name(), Op: "rotateSecret", Class: ClassBadResponse,
-			Detail: "the reply is for service account " + clip(r.ClientID, 80) + ", not " + clip(c.ClientID, 80)}
+	if r.ClientID != "" && r.ClientID != clientID {
+		return "", &UnavailableError{Vendor: vendor, Op: op, Class: ClassBadResponse,
+			Detail: "the reply is for service account " + clip(r.ClientID, 80) + ", not " + clip(clientID, 80)}
 	}
 	return r.ClientSecret, nil
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 	"unicode/utf8"
 )
@@ -87,11 +88,16 @@ func IsRefusal(err error) bool {
 	return errors.As(err, &re)
 }
 
-// redact removes every non-empty secret from s.
+// redact removes every non-empty secret from s, also as it looks inside a
+// JSON string or a URL, where a vendor may echo it.
 func redact(s string, secrets []string) string {
 	for _, sec := range secrets {
-		if sec != "" {
-			s = strings.ReplaceAll(s, sec, "[redacted]")
+		if sec == "" {
+			continue
+		}
+		quoted, _ := json.Marshal(sec)
+		for _, form := range []string{sec, string(quoted[1 : len(quoted)-1]), url.QueryEscape(sec), url.PathEscape(sec)} {
+			s = strings.ReplaceAll(s, form, "[redacted]")
 		}
 	}
 	return s

@@ -178,8 +178,10 @@ func clampDuration(d, lo, hi time.Duration) time.Duration {
 	return d
 }
 
-// retryAfter reads a Retry-After header: delay-seconds or an HTTP date.
+// retryAfter reads a Retry-After header: delay-seconds or an HTTP date,
+// either held to a day at most.
 func retryAfter(v string, now time.Time) (time.Duration, bool) {
+	const most = 24 * time.Hour
 	v = strings.TrimSpace(v)
 	if v == "" {
 		return 0, false
@@ -188,16 +190,10 @@ func retryAfter(v string, now time.Time) (time.Duration, bool) {
 		if secs < 0 {
 			return 0, false
 		}
-		if secs > int64(24*time.Hour/time.Second) {
-			secs = int64(24 * time.Hour / time.Second)
-		}
-		return time.Duration(secs) * time.Second, true
+		return min(time.Duration(min(secs, int64(most/time.Second)))*time.Second, most), true
 	}
 	if t, err := http.ParseTime(v); err == nil {
-		if d := t.Sub(now); d > 0 {
-			return d, true
-		}
-		return 0, true
+		return clampDuration(t.Sub(now), 0, most), true
 	}
 	return 0, false
 }

@@ -47,6 +47,7 @@ type AccountRequest struct {
 //	POST /expire    {"vendor"}      end every issued token
 //	POST /account   AccountRequest  add an account
 //	POST /secret    {"vendor","id","secret"}  204 if it is the account's secret, 409 if not
+//	GET  /secrets                   every secret any account ever had
 func ControlHandler(fakes map[string]*Fake) http.Handler {
 	mux := http.NewServeMux()
 	fake := func(w http.ResponseWriter, name string) *Fake {
@@ -60,6 +61,13 @@ func ControlHandler(fakes map[string]*Fake) http.Handler {
 		out := map[string]map[string]int{}
 		for name, f := range fakes {
 			out[name] = f.AllCalls()
+		}
+		writeJSON(w, http.StatusOK, out)
+	})
+	mux.HandleFunc("GET /secrets", func(w http.ResponseWriter, r *http.Request) {
+		var out []string
+		for _, f := range fakes {
+			out = append(out, f.SecretsEver()...)
 		}
 		writeJSON(w, http.StatusOK, out)
 	})

@@ -95,6 +95,7 @@ type Fake struct {
 	rejections []string
 	lastForm   map[string]url.Values
 	lastHeader map[string]http.Header
+	everSecret map[string]bool // every secret an account ever had
 	nextID     int
 	// privx: the OAuth client that fronts every API client.
 	oauthID, oauthSecret string
@@ -150,6 +151,7 @@ func New(vendor string, opts ...Option) *Fake {
 		calls:      map[string]int{},
 		lastForm:   map[string]url.Values{},
 		lastHeader: map[string]http.Header{},
+		everSecret: map[string]bool{},
 	}
 	for _, o := range opts {
 		o(f)
@@ -178,6 +180,7 @@ func (f *Fake) addAccount(a Account) {
 	if a.UUID == "" {
 		a.UUID = f.newUUID()
 	}
+	f.everSecret[a.Secret], f.everSecret[a.OAuthClientSecret] = true, true
 	if f.oauthID == "" && a.OAuthClientID != "" {
 		f.oauthID, f.oauthSecret = a.OAuthClientID, a.OAuthClientSecret
 	}
@@ -227,8 +230,24 @@ func (f *Fake) setSecret(id, secret string) bool {
 	a, ok := f.accounts[id]
 	if ok {
 		a.Secret = secret
+		f.everSecret[secret] = true
 	}
 	return ok
+}
+
+// SecretsEver lists every secret any account of the fake ever had, made by
+// the test, the vendor or Vault, for searches that must find none of them.
+func (f *Fake) SecretsEver() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := make([]string, 0, len(f.everSecret))
+	for s := range f.everSecret {
+		if s != "" {
+			out = append(out, s)
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 // byUUID finds an account by its admin-API id.

@@ -19,6 +19,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -84,8 +85,50 @@ type Server struct {
 	Token     string
 	UnsealKey string
 	LogPath   string
-	cmd       *exec.Cmd
-	exited    chan struct{}
+	// AuditPath is the file audit device's log (values HMAC'd, Vault's default).
+	AuditPath string
+	// Seen holds every response the CLI and the API clients got from it.
+	Seen   *Recorder
+	cmd    *exec.Cmd
+	exited chan struct{}
+}
+
+// Recorder keeps texts for a search at the end of a run.
+type Recorder struct {
+	mu    sync.Mutex
+	texts []string
+}
+
+// Add records a text.
+func (r *Recorder) Add(text string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.texts = append(r.texts, text)
+}
+
+// All returns every recorded text.
+func (r *Recorder) All() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.texts...)
+}
+
+// recording passes requests on and records each response body.
+type recording struct {
+	base http.RoundTripper
+	rec  *Recorder
+}
+
+func (t recording) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := t.base.RoundTrip(req)
+	if err != nil {
+		return nil, err
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	t.rec.Add(string(body))
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	return resp, err
 }
 
 // Start runs a Vault server on persistent file storage with the plugin
@@ -100,7 +143,8 @@ func Start(t TB, env Env, mount string) *Server {
 	}
 	copyFile(t, env.Plugin, filepath.Join(plugins, "vault-plugin-secrets-vendor"))
 	port := FreePort(t)
-	s := &Server{t: t, env: env, Dir: dir, Addr: fmt.Sprintf("http://127.0.0.1:%d", port), LogPath: filepath.Join(dir, "vault.log")}
+	s := &Server{t: t, env: env, Dir: dir, Addr: fmt.Sprintf("http://127.0.0.1:%d", port), LogPath: filepath.Join(dir, "vault.log"),
+		AuditPath: filepath.Join(dir, "audit.log"), Seen: &Recorder{}}
 	conf := fmt.Sprintf(`
 storage "file" { path = %q }
 listener "tcp" {
@@ -125,6 +169,8 @@ log_level        = "trace"
 	}
 	s.Token, s.UnsealKey = init.RootToken, init.Keys[0]
 	s.unseal()
+	// Every request from here on is audited, with Vault's default HMAC of values.
+	s.MustCLI("audit", "enable", "file", "file_path="+s.AuditPath)
 
 	s.MustCLI("plugin", "register", "-sha256="+sha256File(t, env.Plugin), "-version="+env.Version,
 		"-command=vault-plugin-secrets-vendor", "secret", "vault-plugin-secrets-vendor")
@@ -233,6 +279,7 @@ func (s *Server) rawClient() *api.Client {
 	conf.Address = s.Addr
 	conf.MaxRetries = 0
 	conf.Timeout = 30 * time.Second
+	conf.HttpClient.Transport = recording{base: conf.HttpClient.Transport, rec: s.Seen}
 	c, err := api.NewClient(conf)
 	if err != nil {
 		s.t.Fatal(err)
@@ -257,6 +304,7 @@ func (s *Server) CLI(args ...string) (stdout, stderr string, err error) {
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err = cmd.Run()
+	s.Seen.Add(out.String() + errb.String())
 	return out.String(), errb.String(), err
 }
 
@@ -423,6 +471,21 @@ func (s *Sim) AddAccount(t TB, vendor, id, secret string, admin bool) map[string
 	role := s.Role(t, vendor)
 	role["client_id"], role["client_secret"] = id, secret
 	return role
+}
+
+// SecretsEver returns every secret any simulated account ever had.
+func (s *Sim) SecretsEver(t TB) []string {
+	t.Helper()
+	resp, err := http.Get(s.ControlURL + "/secrets")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out []string
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
 
 // RoleSecret returns the demo role's client_secret, for leak searches.

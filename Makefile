@@ -29,6 +29,11 @@ vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 	go vet -tags acceptance ./...
 
+# Benchmarks, not tests: in-process Go benchmarks, then a load run against a
+# real Vault dev server with KV-v2 and a no-op plugin as the floors.
+bench: build
+	VERSION=$(VERSION) scripts/bench.sh
+
 # Each fuzz target explores from its seed corpus for FUZZTIME; `make test`
 # runs the seed corpus only.
 FUZZTIME ?= 20s

@@ -4,6 +4,7 @@ package vendor
 
 import (
 	"context"
+	"crypto/sha256"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -54,6 +55,12 @@ type backend struct {
 	epoch  atomic.Uint64
 
 	cfg atomic.Pointer[configEntry]
+
+	// https holds one HTTP client per trusted CA and config (httpKey), shared
+	// by every role that has them: ten thousand roles of one vendor then
+	// hold a few connections and one parsed CA, and a new role needs no TLS
+	// handshake.
+	https sync.Map
 
 	// locks serialise rotation, its recovery and role writes per role.
 	locks []*locksutil.LockEntry
@@ -129,9 +136,7 @@ func (b *backend) dropRole(name string) {
 	b.fillMu.Lock()
 	defer b.fillMu.Unlock()
 	b.epoch.Add(1)
-	if v, ok := b.roles.LoadAndDelete(name); ok {
-		v.(*roleState).http.CloseIdle()
-	}
+	b.roles.Delete(name)
 }
 
 // dropAll forgets the config and every role (config shapes every transport).
@@ -142,7 +147,13 @@ func (b *backend) dropAll() {
 	b.cfg.Store(nil)
 	b.roles.Range(func(k, v any) bool {
 		b.roles.Delete(k)
-		v.(*roleState).http.CloseIdle()
+		return true
+	})
+	// Timeouts, retries or host policy may have changed: later roles get
+	// new clients.
+	b.https.Range(func(k, v any) bool {
+		b.https.Delete(k)
+		v.(*client.HTTP).CloseIdle()
 		return true
 	})
 }
@@ -176,6 +187,21 @@ func (b *backend) roleState(ctx context.Context, s logical.Storage, name string)
 	return actual.(*roleState), nil
 }
 
+// remember caches a role just written, so that its first read needs no
+// storage round trip. It does nothing if the config changed meanwhile: the
+// role's client must follow the config in force.
+func (b *backend) remember(name string, role *roleEntry, cfg *configEntry) {
+	st, err := b.newRoleState(name, role, cfg)
+	if err != nil {
+		return
+	}
+	b.fillMu.Lock()
+	defer b.fillMu.Unlock()
+	if b.cfg.Load() == cfg {
+		b.roles.Store(name, st)
+	}
+}
+
 func (b *backend) keepUnsaved(name string, p *pendingSecret) { b.unsaved.Store(name, p) }
 func (b *backend) forgetUnsaved(name string)                 { b.unsaved.Delete(name) }
 
@@ -195,11 +221,27 @@ func (b *backend) newRoleState(name string, role *roleEntry, cfg *configEntry) (
 	if err != nil {
 		return nil, err
 	}
+	// Keep one copy of the CA per client, not one per role.
+	if role.CACert == h.CACert() {
+		role.CACert = h.CACert()
+	}
 	return &roleState{name: name, role: role, vendor: v, http: h}, nil
 }
 
+// httpKey names a shareable HTTP client: the CA it trusts and the config
+// (itself, not its contents: a config change makes a new one).
+type httpKey struct {
+	ca  [sha256.Size]byte
+	cfg *configEntry
+}
+
+// newHTTP returns the HTTP client for the role's CA under cfg, shared.
 func (b *backend) newHTTP(role *roleEntry, cfg *configEntry) (*client.HTTP, error) {
-	return client.NewHTTP(client.Options{
+	key := httpKey{ca: sha256.Sum256([]byte(role.CACert)), cfg: cfg}
+	if v, ok := b.https.Load(key); ok {
+		return v.(*client.HTTP), nil
+	}
+	h, err := client.NewHTTP(client.Options{
 		Timeout:    cfg.RequestTimeout,
 		MaxRetries: cfg.MaxRetries,
 		CACertPEM:  role.CACert,
@@ -207,4 +249,9 @@ func (b *backend) newHTTP(role *roleEntry, cfg *configEntry) (*client.HTTP, erro
 		CheckURL:   cfg.checkURL,
 		Now:        b.now,
 	})
+	if err != nil {
+		return nil, err
+	}
+	v, _ := b.https.LoadOrStore(key, h)
+	return v.(*client.HTTP), nil
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -38,7 +39,7 @@ func (c *testClock) Add(d time.Duration) {
 }
 
 type harness struct {
-	t       *testing.T
+	t       testing.TB
 	b       *backend
 	storage *faultyStorage
 	clock   *testClock
@@ -52,7 +53,7 @@ type harness struct {
 	servers []*vendortest.Server
 }
 
-func newHarness(t *testing.T) *harness {
+func newHarness(t testing.TB) *harness {
 	t.Helper()
 	clk := &testClock{t: time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)}
 	h := &harness{t: t, storage: &faultyStorage{Storage: &logical.InmemStorage{}}, clock: clk,
@@ -739,5 +740,29 @@ func TestHostPatterns(t *testing.T) {
 		if got := hostAllowed([]string{tc.pattern}, tc.host); got != tc.want {
 			t.Errorf("%s ~ %s = %v", tc.pattern, tc.host, got)
 		}
+	}
+}
+
+// Roles that trust the same CA share one transport: reading twenty cold
+// roles one after another opens one connection to the vendor, not twenty.
+func TestRolesShareConnections(t *testing.T) {
+	h := newHarness(t)
+	srv, role := h.vendorServer("cyral")
+	for i := range 20 {
+		h.ok(logical.CreateOperation, fmt.Sprintf("roles/r%d", i), role)
+	}
+	for i := range 20 {
+		h.ok(logical.ReadOperation, fmt.Sprintf("token/r%d", i), nil)
+	}
+	if srv.Calls("token") != 20 || srv.Conns() != 1 {
+		t.Fatalf("%d mints over %d connections", srv.Calls("token"), srv.Conns())
+	}
+	// A config change (new timeouts) starts afresh, and still shares.
+	h.ok(logical.UpdateOperation, "config", map[string]any{"request_timeout": "5s"})
+	for i := range 20 {
+		h.ok(logical.ReadOperation, fmt.Sprintf("token/r%d", i), nil)
+	}
+	if srv.Conns() != 2 {
+		t.Fatalf("%d connections after the config change", srv.Conns())
 	}
 }

@@ -375,7 +375,6 @@ func (b *backend) pathRoleWrite(ctx context.Context, req *logical.Request, d *fr
 		if err != nil {
 			return errorResponse(err)
 		}
-		defer st.http.CloseIdle()
 		if _, err := st.vendor.Token(ctx, st.http, role.creds()); err != nil {
 			if client.IsRejected(err) {
 				return logical.ErrorResponse("verify failed, role not saved: %s", err), nil
@@ -390,6 +389,7 @@ func (b *backend) pathRoleWrite(ctx context.Context, req *logical.Request, d *fr
 		b.forgetUnsaved(name)
 	}
 	b.dropRole(name)
+	b.remember(name, role, cfg)
 	return nil, nil
 }
 

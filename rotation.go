@@ -170,7 +170,6 @@ func (b *backend) newRotation(ctx context.Context, s logical.Storage, name strin
 	}
 	rt := &rotation{b: b, s: s, name: name, role: role, v: v, h: h, reruns: 1}
 	if err := rt.setActor(ctx); err != nil {
-		h.CloseIdle()
 		return nil, err
 	}
 	return rt, nil
@@ -247,7 +246,6 @@ func (b *backend) rotateRole(ctx context.Context, s logical.Storage, name, trigg
 	}
 	rt, err := b.newRotation(ctx, s, name, role)
 	if err == nil {
-		defer rt.h.CloseIdle()
 		err = rt.run(ctx)
 	}
 	b.rotationDone(ctx, s, name, role.Vendor, trigger, rt, err)
@@ -719,7 +717,6 @@ func (b *backend) walRollback(ctx context.Context, req *logical.Request, kind st
 	if err != nil {
 		return err
 	}
-	defer rt.h.CloseIdle()
 	rt.w = w
 	err = rt.settle(ctx)
 	if rt.outcome != "" || err != nil {

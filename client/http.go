@@ -49,6 +49,26 @@ type Options struct {
 	Now func() time.Time
 }
 
+// newTransport is a pooled transport with explicit timeouts that trusts
+// only caPEM when it is set.
+func newTransport(caPEM string, timeout time.Duration) (*http.Transport, error) {
+	tr := cleanhttp.DefaultPooledTransport()
+	tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+	tr.TLSHandshakeTimeout = timeout
+	tr.ResponseHeaderTimeout = timeout
+	// Often shared by many roles of one vendor: keep more than cleanhttp's
+	// few idle connections per host, so concurrent mints need no handshakes.
+	tr.MaxIdleConnsPerHost = 16
+	if caPEM != "" {
+		pool, err := ParseCAPEM(caPEM)
+		if err != nil {
+			return nil, &FieldError{Field: "ca_cert", Msg: err.Error()}
+		}
+		tr.TLSClientConfig.RootCAs = pool
+	}
+	return tr, nil
+}
+
 // HTTP is the transport one role uses for every vendor call: pooled
 // connections, explicit timeouts, bounded retries, no redirects, capped bodies.
 type HTTP struct {
@@ -78,16 +98,9 @@ func NewHTTP(o Options) (*HTTP, error) {
 		o.Now = time.Now
 	}
 
-	tr := cleanhttp.DefaultPooledTransport()
-	tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
-	tr.TLSHandshakeTimeout = o.Timeout
-	tr.ResponseHeaderTimeout = o.Timeout
-	if o.CACertPEM != "" {
-		pool, err := ParseCAPEM(o.CACertPEM)
-		if err != nil {
-			return nil, &FieldError{Field: "ca_cert", Msg: err.Error()}
-		}
-		tr.TLSClientConfig.RootCAs = pool
+	tr, err := newTransport(o.CACertPEM, o.Timeout)
+	if err != nil {
+		return nil, err
 	}
 	hc := &http.Client{
 		Transport: tr,
@@ -116,6 +129,9 @@ func (h *HTTP) Deadline() time.Duration { return h.deadline }
 
 // CloseIdle releases pooled connections.
 func (h *HTTP) CloseIdle() { h.rc.HTTPClient.CloseIdleConnections() }
+
+// CACert is the PEM the transport trusts, as given.
+func (h *HTTP) CACert() string { return h.opts.CACertPEM }
 
 // ParseCAPEM parses one or more PEM certificates into a pool.
 func ParseCAPEM(pemText string) (*x509.CertPool, error) {

@@ -2,31 +2,45 @@ package vendortest
 
 import (
 	"encoding/pem"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"sync/atomic"
 )
 
 // Server serves one Fake over HTTPS (or plain HTTP) on loopback.
 type Server struct {
 	*Fake
 	// URL is the vendor's base URL, as a role's base_url.
-	URL string
-	srv *httptest.Server
+	URL   string
+	srv   *httptest.Server
+	conns atomic.Int64
 }
 
 // NewServer starts a fake vendor over TLS with httptest's self-signed
 // certificate; CACert returns it for a role's ca_cert.
 func NewServer(vendor string, opts ...Option) *Server {
-	f := New(vendor, opts...)
-	srv := httptest.NewTLSServer(f)
-	return &Server{Fake: f, URL: srv.URL, srv: srv}
+	s := &Server{Fake: New(vendor, opts...)}
+	s.srv = httptest.NewUnstartedServer(s.Fake)
+	s.srv.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+		if st == http.StateNew {
+			s.conns.Add(1)
+		}
+	}
+	s.srv.StartTLS()
+	s.URL = s.srv.URL
+	return s
 }
+
+// Conns counts the connections clients have opened to the server.
+func (s *Server) Conns() int { return int(s.conns.Load()) }
 
 // NewPlainServer starts a fake vendor over plain HTTP.
 func NewPlainServer(vendor string, opts ...Option) *Server {
-	f := New(vendor, opts...)
-	srv := httptest.NewServer(f)
-	return &Server{Fake: f, URL: srv.URL, srv: srv}
+	s := &Server{Fake: New(vendor, opts...)}
+	s.srv = httptest.NewServer(s.Fake)
+	s.URL = s.srv.URL
+	return s
 }
 
 // RoleURL is the URL a role names: the token URL for oauth2, else the base URL.

@@ -88,9 +88,10 @@ type Server struct {
 	// AuditPath is the file audit device's log (values HMAC'd, Vault's default).
 	AuditPath string
 	// Seen holds every response the CLI and the API clients got from it.
-	Seen   *Recorder
-	cmd    *exec.Cmd
-	exited chan struct{}
+	Seen    *Recorder
+	devArgs []string // -dev and its flags, for StartDev
+	cmd     *exec.Cmd
+	exited  chan struct{}
 }
 
 // Recorder keeps texts for a search at the end of a run.
@@ -178,13 +179,56 @@ log_level        = "trace"
 	return s
 }
 
+// StartDev runs `vault server -dev` (in-memory storage, KV-v2 at secret/,
+// root token "root", log level info) with plugins, a map of mount path to
+// plugin binary: each is registered by sha256 under its file name and
+// enabled at its mount. It
+// serves the benchmark, which measures Vault as operators run it for speed
+// tests; the acceptance tests use Start.
+func StartDev(t TB, env Env, plugins map[string]string) *Server {
+	t.Helper()
+	dir := t.TempDir()
+	pluginDir := filepath.Join(dir, "plugins")
+	if err := os.MkdirAll(pluginDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, bin := range plugins {
+		copyFile(t, bin, filepath.Join(pluginDir, filepath.Base(bin)))
+	}
+	port := FreePort(t)
+	s := &Server{t: t, env: env, Dir: dir, Addr: fmt.Sprintf("http://127.0.0.1:%d", port), LogPath: filepath.Join(dir, "vault.log"),
+		Token: "root", Seen: &Recorder{}, devArgs: []string{"-dev", "-dev-root-token-id=root", fmt.Sprintf("-dev-listen-address=127.0.0.1:%d", port)}}
+	if err := os.WriteFile(filepath.Join(dir, "vault.hcl"), []byte(fmt.Sprintf("plugin_directory = %q\n", pluginDir)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s.start()
+	t.Cleanup(s.Stop)
+	for mount, bin := range plugins {
+		name := filepath.Base(bin)
+		s.MustCLI("plugin", "register", "-sha256="+sha256File(t, bin), "-version="+env.Version, "-command="+name, "secret", name)
+		s.MustCLI("secrets", "enable", "-path="+mount, "-plugin-version="+env.Version, name)
+	}
+	return s
+}
+
+// PluginPID is the process id of a running plugin binary started by this server.
+func (s *Server) PluginPID(name string) (int, error) {
+	out, err := exec.Command("pgrep", "-f", "-P", fmt.Sprint(s.cmd.Process.Pid), name).Output()
+	if err != nil {
+		return 0, fmt.Errorf("no %s process under Vault: %v", name, err)
+	}
+	var pid int
+	_, err = fmt.Sscan(string(out), &pid)
+	return pid, err
+}
+
 func (s *Server) start() {
 	s.t.Helper()
 	logf, err := os.OpenFile(s.LogPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	s.cmd = exec.Command(s.env.Vault, "server", "-config="+filepath.Join(s.Dir, "vault.hcl"))
+	s.cmd = exec.Command(s.env.Vault, append([]string{"server", "-config=" + filepath.Join(s.Dir, "vault.hcl")}, s.devArgs...)...)
 	s.cmd.Stdout, s.cmd.Stderr = logf, logf
 	s.cmd.SysProcAttr = ChildAttr()
 	if err := s.cmd.Start(); err != nil {

@@ -1,0 +1,37 @@
+// Command noop is the benchmark's floor: an external secrets plugin that
+// answers a read of <mount>/data with one field and does nothing else, so
+// that a read of it costs what Vault and the plugin RPC cost.
+package main
+
+import (
+	"context"
+	"os"
+
+	"github.com/hashicorp/vault/sdk/framework"
+	"github.com/hashicorp/vault/sdk/logical"
+	"github.com/hashicorp/vault/sdk/plugin"
+)
+
+func factory(ctx context.Context, conf *logical.BackendConfig) (logical.Backend, error) {
+	b := &framework.Backend{
+		BackendType: logical.TypeLogical,
+		Paths: []*framework.Path{{
+			Pattern: "data",
+			Operations: map[logical.Operation]framework.OperationHandler{
+				logical.ReadOperation: &framework.PathOperation{Callback: func(context.Context, *logical.Request, *framework.FieldData) (*logical.Response, error) {
+					return &logical.Response{Data: map[string]any{"ok": true}}, nil
+				}},
+			},
+		}},
+	}
+	if err := b.Setup(ctx, conf); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+func main() {
+	if err := plugin.ServeMultiplex(&plugin.ServeOpts{BackendFactoryFunc: factory}); err != nil {
+		os.Exit(1)
+	}
+}

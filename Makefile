@@ -1,13 +1,14 @@
 # vault-plugin-secrets-vendor
 #   make dev    Vault dev server + vendor-sim + plugin + demo roles (Ctrl-C stops all)
 #   make test   unit tests (race) and acceptance tests against a real Vault
+#               and a 3-node Raft cluster
 
 VERSION ?= v0.1.0
 MODULE  := github.com/vendortoken/vault-plugin-secrets-vendor
 LDFLAGS := -s -w -X $(MODULE).Version=$(VERSION)
 BIN     := bin
 
-.PHONY: all build sim test unit acceptance fmt vet dev bench fuzz clean
+.PHONY: all build sim test unit acceptance test-ha fmt vet dev bench fuzz clean
 
 all: build
 
@@ -21,6 +22,10 @@ unit:
 
 acceptance: build
 	VERSION=$(VERSION) scripts/acceptance.sh
+
+# The 3-node Raft cluster test alone (make test runs it too).
+test-ha: build
+	RUN=TestHA VERSION=$(VERSION) scripts/acceptance.sh
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')

@@ -78,13 +78,14 @@ func FreePort(t TB) int {
 
 // Server is one Vault server process with file storage.
 type Server struct {
-	t         TB
-	env       Env
-	Dir       string
-	Addr      string
-	Token     string
-	UnsealKey string
-	LogPath   string
+	t     TB
+	env   Env
+	Dir   string
+	Addr  string
+	Token string
+	// UnsealKeys are the Shamir key shares that unseal it (threshold many).
+	UnsealKeys []string
+	LogPath    string
 	// AuditPath is the file audit device's log (values HMAC'd, Vault's default).
 	AuditPath string
 	// Seen holds every response the CLI and the API clients got from it.
@@ -168,7 +169,7 @@ log_level        = "trace"
 	if err != nil {
 		t.Fatalf("vault operator init: %v\n%s", err, s.Log())
 	}
-	s.Token, s.UnsealKey = init.RootToken, init.Keys[0]
+	s.Token, s.UnsealKeys = init.RootToken, init.Keys
 	s.unseal()
 	// Every request from here on is audited, with Vault's default HMAC of values.
 	s.MustCLI("audit", "enable", "file", "file_path="+s.AuditPath)
@@ -256,13 +257,27 @@ func (s *Server) start() {
 
 func (s *Server) unseal() {
 	s.t.Helper()
-	st, err := s.rawClient().Sys().Unseal(s.UnsealKey)
-	if err != nil || st.Sealed {
-		s.t.Fatalf("unseal: %v %+v", err, st)
-	}
-	// Wait until the mount table is loaded and this node is active.
-	c := s.Client()
+	// A node joining a Raft cluster may not take keys at once: retry.
 	deadline := time.Now().Add(60 * time.Second)
+	for sealed := true; sealed; {
+		for _, k := range s.UnsealKeys {
+			st, err := s.rawClient().Sys().Unseal(k)
+			if err == nil && !st.Sealed {
+				sealed = false
+				break
+			}
+		}
+		if sealed {
+			if time.Now().After(deadline) {
+				s.t.Fatalf("unseal: still sealed after 60s:\n%s", s.Log())
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+	// Wait until the mount table is loaded (on a standby: until it can
+	// reach the active node).
+	c := s.Client()
+	deadline = time.Now().Add(60 * time.Second)
 	for {
 		if _, err := c.Sys().ListMounts(); err == nil {
 			return

@@ -620,20 +620,7 @@ func TestBadRoleInputIsA400NamingTheField(t *testing.T) {
 	h := newHarness(t)
 	_, good := h.vendorServer("cyral")
 	_, privx := h.vendorServer("privx")
-	with := func(base map[string]any, kv ...any) map[string]any {
-		out := map[string]any{}
-		for k, v := range base {
-			out[k] = v
-		}
-		for i := 0; i < len(kv); i += 2 {
-			if kv[i+1] == nil {
-				delete(out, kv[i].(string))
-			} else {
-				out[kv[i].(string)] = kv[i+1]
-			}
-		}
-		return out
-	}
+	with := withFields
 	cases := []struct {
 		name  string
 		data  map[string]any
@@ -765,4 +752,21 @@ func TestRolesShareConnections(t *testing.T) {
 	if srv.Conns() != 2 {
 		t.Fatalf("%d connections after the config change", srv.Conns())
 	}
+}
+
+// withFields copies base with the key/value pairs kv set; a nil value
+// removes its key.
+func withFields(base map[string]any, kv ...any) map[string]any {
+	out := map[string]any{}
+	for k, v := range base {
+		out[k] = v
+	}
+	for i := 0; i < len(kv); i += 2 {
+		if kv[i+1] == nil {
+			delete(out, kv[i].(string))
+		} else {
+			out[kv[i].(string)] = kv[i+1]
+		}
+	}
+	return out
 }

@@ -46,20 +46,7 @@ func TestMalformedInputIsA400NamingTheFieldAndChangesNothing(t *testing.T) {
 	h.ok(logical.CreateOperation, "roles/ok", cyral)
 	h.ok(logical.UpdateOperation, "config", map[string]any{"allowed_hosts": "127.0.0.1,*.cyral.com,api.*.code42.com"})
 
-	with := func(base map[string]any, kv ...any) map[string]any {
-		out := map[string]any{}
-		for k, v := range base {
-			out[k] = v
-		}
-		for i := 0; i < len(kv); i += 2 {
-			if kv[i+1] == nil {
-				delete(out, kv[i].(string))
-			} else {
-				out[kv[i].(string)] = kv[i+1]
-			}
-		}
-		return out
-	}
+	with := withFields
 	oauthTo := func(kv ...any) map[string]any {
 		return with(oauth, kv...)
 	}

@@ -156,19 +156,15 @@ func persistCtx(ctx context.Context) (context.Context, context.CancelFunc) {
 // newRotation prepares a rotation of role. The actor's token is minted only
 // when a step needs it.
 func (b *backend) newRotation(ctx context.Context, s logical.Storage, name string, role *roleEntry) (*rotation, error) {
-	v, ok := client.Lookup(role.Vendor)
-	if !ok {
-		return nil, &client.FieldError{Field: "vendor", Msg: "names an unknown vendor " + role.Vendor}
-	}
 	cfg, err := b.config(ctx, s)
 	if err != nil {
 		return nil, err
 	}
-	h, err := b.newHTTP(role, cfg)
+	st, err := b.newRoleState(name, role, cfg)
 	if err != nil {
 		return nil, err
 	}
-	rt := &rotation{b: b, s: s, name: name, role: role, v: v, h: h, reruns: 1}
+	rt := &rotation{b: b, s: s, name: name, role: role, v: st.vendor, h: st.http, reruns: 1}
 	if err := rt.setActor(ctx); err != nil {
 		return nil, err
 	}
@@ -246,7 +242,7 @@ func (b *backend) rotateRole(ctx context.Context, s logical.Storage, name, trigg
 	}
 	rt, err := b.newRotation(ctx, s, name, role)
 	if err == nil {
-		err = rt.run(ctx)
+		err = rt.run(ctx, trigger)
 	}
 	b.rotationDone(ctx, s, name, role.Vendor, trigger, rt, err)
 	return rt, err
@@ -257,11 +253,16 @@ func mustVendor(name string) client.Vendor {
 	return v
 }
 
-// run settles what an earlier rotation left, then rotates.
-func (rt *rotation) run(ctx context.Context) error {
+// run settles what an earlier rotation left, then rotates. A scheduled
+// run whose settling finished the earlier rotation has rotated for this
+// period already.
+func (rt *rotation) run(ctx context.Context, trigger string) error {
 	if rt.role.Pending != nil || rt.b.unsavedFor(rt.name) != nil {
 		if err := rt.settle(ctx); err != nil {
 			return fmt.Errorf("an earlier rotation of this role is unfinished and could not be settled: %w", err)
+		}
+		if trigger == triggerScheduled && rt.outcome == "rotated" {
+			return nil
 		}
 	}
 	return rt.start(ctx)
@@ -291,10 +292,7 @@ func (rt *rotation) setSecret(ctx context.Context, v client.SecretSetter) error 
 	if err != nil {
 		return err
 	}
-	if err := rt.intent(ctx); err != nil {
-		return err
-	}
-	if err := rt.step(stageIntent); err != nil {
+	if err := rt.begin(ctx); err != nil {
 		return err
 	}
 	if err := rt.storePending(ctx, &pendingSecret{ClientSecret: secret}); err != nil {
@@ -317,10 +315,7 @@ func (rt *rotation) setSecret(ctx context.Context, v client.SecretSetter) error 
 // regenerate: the vendor makes the secret; it is stored as pending the
 // moment it arrives.
 func (rt *rotation) regenerate(ctx context.Context, v client.SecretRegenerator) error {
-	if err := rt.intent(ctx); err != nil {
-		return err
-	}
-	if err := rt.step(stageIntent); err != nil {
+	if err := rt.begin(ctx); err != nil {
 		return err
 	}
 	secret, err := v.RegenerateSecret(ctx, rt.h, rt.role.creds(), rt.by)
@@ -347,10 +342,7 @@ func (rt *rotation) regenerate(ctx context.Context, v client.SecretRegenerator) 
 // it, and the old client is deleted last.
 func (rt *rotation) replace(ctx context.Context, v client.ClientReplacer) error {
 	rt.w.OldClientID = rt.role.ClientID
-	if err := rt.intent(ctx); err != nil {
-		return err
-	}
-	if err := rt.step(stageIntent); err != nil {
+	if err := rt.begin(ctx); err != nil {
 		return err
 	}
 	newID, err := v.CreateReplacement(ctx, rt.h, rt.role.creds(), rt.by)
@@ -550,6 +542,14 @@ func (rt *rotation) lost(ctx context.Context, why error) error {
 		return fmt.Errorf("%v; an admin rotation to replace it failed: %w", why, err)
 	}
 	return nil
+}
+
+// begin records the rotation's intent before anything else happens.
+func (rt *rotation) begin(ctx context.Context) error {
+	if err := rt.intent(ctx); err != nil {
+		return err
+	}
+	return rt.step(stageIntent)
 }
 
 // intent writes (or rewrites) the rotation's WAL entry.

@@ -791,3 +791,29 @@ func TestFailingCleanupDoesNotStopTheSchedule(t *testing.T) {
 		t.Fatalf("%d clients named %s after the cleanup retried", n, w.name0)
 	}
 }
+
+// A scheduled run that finds an unfinished rotation and finishes it counts
+// that as the period's rotation: one rotation, not two.
+func TestScheduledRunFinishingARotationDoesNotRotateAgain(t *testing.T) {
+	h := newHarness(t)
+	w := h.rotationWorld(rotScenarios[2]) // cyberark, self
+	h.ok(logical.UpdateOperation, "roles/r", map[string]any{"rotation_period": "1h"})
+	h.clock.Add(2 * time.Hour)
+	// Crash after the vendor changed the password: the role is due, and pending.
+	h.b.rotationHook = func(_, stage string) error {
+		if stage == stageVendor {
+			return errors.New("killed")
+		}
+		return nil
+	}
+	h.do(logical.UpdateOperation, "rotate-role/r", nil)
+	h.b.rotationHook = nil
+	calls := w.srv.Calls("rotate")
+	if err := h.rollback(); err != nil { // the periodic runs before the WAL rollback
+		t.Fatal(err)
+	}
+	if n := w.srv.Calls("rotate") - calls; n != 0 {
+		t.Fatalf("the scheduled run rotated again (%d calls) after finishing the earlier rotation", n)
+	}
+	w.mustBeSettled()
+}

@@ -78,6 +78,15 @@ func cyberarkRoutes(f *Fake, mux *http.ServeMux) {
 		}
 		return caller
 	}
+	// setPassword applies the tenant's complexity rules, then the password.
+	setPassword := func(w http.ResponseWriter, id, password string) {
+		if why := weakPassword(password, 8, 64); why != "" {
+			envelope(w, http.StatusOK, false, nil, "PasswordComplexity", "Password does not meet complexity requirements.", "weak new password: "+why)
+			return
+		}
+		f.setSecret(id, password)
+		envelope(w, http.StatusOK, true, nil, "", "", "")
+	}
 	mux.HandleFunc("POST /UserMgmt/ChangeUserPassword", f.endpoint("rotate", func(w http.ResponseWriter, r *http.Request) {
 		var body struct {
 			OldPassword *string `json:"oldPassword"`
@@ -95,12 +104,7 @@ func cyberarkRoutes(f *Fake, mux *http.ServeMux) {
 			envelope(w, http.StatusOK, false, nil, "InvalidPassword", "The current password is incorrect.", "wrong oldPassword for "+caller.ID)
 			return
 		}
-		if why := weakPassword(*body.NewPassword, 8, 64); why != "" {
-			envelope(w, http.StatusOK, false, nil, "PasswordComplexity", "Password does not meet complexity requirements.", "weak new password: "+why)
-			return
-		}
-		f.setSecret(caller.ID, *body.NewPassword)
-		envelope(w, http.StatusOK, true, nil, "", "", "")
+		setPassword(w, caller.ID, *body.NewPassword)
 	}))
 	mux.HandleFunc("POST /Redrock/query", f.endpoint("query", func(w http.ResponseWriter, r *http.Request) {
 		var body struct {
@@ -147,12 +151,7 @@ func cyberarkRoutes(f *Fake, mux *http.ServeMux) {
 			envelope(w, http.StatusOK, false, nil, "UserNotFound", "User not found.", "reset for unknown uuid "+*body.ID)
 			return
 		}
-		if why := weakPassword(*body.NewPassword, 8, 64); why != "" {
-			envelope(w, http.StatusOK, false, nil, "PasswordComplexity", "Password does not meet complexity requirements.", "weak new password: "+why)
-			return
-		}
-		f.setSecret(a.ID, *body.NewPassword)
-		envelope(w, http.StatusOK, true, nil, "", "", "")
+		setPassword(w, a.ID, *body.NewPassword)
 	}))
 	mux.HandleFunc("POST /Security/WhoAmI", f.endpoint("api", func(w http.ResponseWriter, r *http.Request) {
 		f.mu.Lock()

@@ -8,7 +8,7 @@ MODULE  := github.com/vendortoken/vault-plugin-secrets-vendor
 LDFLAGS := -s -w -X $(MODULE).Version=$(VERSION)
 BIN     := bin
 
-.PHONY: all build sim test unit acceptance test-ha fmt vet dev bench fuzz clean
+.PHONY: all build sim test unit acceptance test-ha cluster fmt vet dev bench fuzz clean
 
 all: build
 
@@ -22,6 +22,12 @@ unit:
 
 acceptance: build
 	VERSION=$(VERSION) scripts/acceptance.sh
+
+# A 3-node Raft cluster with the plugin, vendor-sim and demo roles (Ctrl-C stops it).
+cluster: build
+	go build -trimpath -o $(BIN)/vendor-sim ./cmd/vendor-sim
+	VAULT_BIN=$$(scripts/vault.sh) PLUGIN_BIN=$(CURDIR)/$(BIN)/vault-plugin-secrets-vendor SIM_BIN=$(CURDIR)/$(BIN)/vendor-sim \
+	  PLUGIN_VERSION=$(VERSION) go run ./scripts/cluster
 
 # The 3-node Raft cluster test alone (make test runs it too).
 test-ha: build

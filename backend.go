@@ -5,6 +5,8 @@ package vendor
 import (
 	"context"
 	"crypto/sha256"
+	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -100,7 +102,6 @@ func newBackend(now func() time.Time) *backend {
 			pathRoles(b),
 			pathToken(b),
 			pathRotate(b),
-			pathBadName(),
 		),
 		Invalidate:        b.invalidate,
 		Clean:             b.clean,
@@ -198,8 +199,50 @@ func (b *backend) remember(name string, role *roleEntry, cfg *configEntry) {
 	b.fillMu.Lock()
 	defer b.fillMu.Unlock()
 	if b.cfg.Load() == cfg {
-		b.roles.Store(name, st)
+		// A read that got here first may already be minting: keep its state.
+		b.roles.LoadOrStore(name, st)
 	}
+}
+
+// HandleRequest answers a request for a role path whose name the paths do
+// not take (empty, with '/', '..', spaces) with a 400 that names the field,
+// where the framework would say "unsupported path". Doing it here, not as
+// a catch-all path, leaves the OpenAPI document as the real paths make it.
+func (b *backend) HandleRequest(ctx context.Context, req *logical.Request) (*logical.Response, error) {
+	resp, err := b.Backend.HandleRequest(ctx, req)
+	if errors.Is(err, logical.ErrUnsupportedPath) {
+		for _, prefix := range []string{"roles/", "token/", "rotate-role/"} {
+			if name, ok := strings.CutPrefix(req.Path, prefix); ok {
+				return nameRefusal(name), nil
+			}
+		}
+	}
+	return resp, err
+}
+
+// nameRefusal is the 400 for an empty or invalid role name.
+func nameRefusal(name string) *logical.Response {
+	if name == "" {
+		return logical.ErrorResponse("name is required: give the role's name after the slash, as in roles/<name>")
+	}
+	return logical.ErrorResponse(fmt.Sprintf("name %q is not a valid role name: use letters, digits, '-', '_' and '.', starting and ending with a letter or digit", clipText(name, 100)))
+}
+
+// pruneClients forgets the shared HTTP clients that no cached role uses:
+// those of CAs that were replaced, of deleted roles and of verify runs.
+func (b *backend) pruneClients() {
+	inUse := map[*client.HTTP]bool{}
+	b.roles.Range(func(_, v any) bool {
+		inUse[v.(*roleState).http] = true
+		return true
+	})
+	b.https.Range(func(k, v any) bool {
+		if h := v.(*client.HTTP); !inUse[h] {
+			b.https.Delete(k)
+			h.CloseIdle()
+		}
+		return true
+	})
 }
 
 func (b *backend) keepUnsaved(name string, p *pendingSecret) { b.unsaved.Store(name, p) }

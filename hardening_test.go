@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hashicorp/vault/sdk/framework"
 	"github.com/hashicorp/vault/sdk/logical"
 )
 
@@ -130,6 +131,8 @@ func TestMalformedInputIsA400NamingTheFieldAndChangesNothing(t *testing.T) {
 		{"empty config host", logical.UpdateOperation, "config", map[string]any{"allowed_hosts": "a.com,,b.com"}, "allowed_hosts", ""},
 		{"host pattern with a scheme", logical.UpdateOperation, "config", map[string]any{"allowed_hosts": "https://x.com"}, "allowed_hosts", "without scheme"},
 		{"host pattern of only wildcards", logical.UpdateOperation, "config", map[string]any{"allowed_hosts": "*.*"}, "allowed_hosts", ""},
+		{"client_id not UTF-8", logical.UpdateOperation, "roles/ok", map[string]any{"client_id": "\xe8"}, "client_id", "UTF-8"},
+		{"allowed_hosts not UTF-8", logical.UpdateOperation, "config", map[string]any{"allowed_hosts": "a.\xff.com"}, "allowed_hosts", "UTF-8"},
 		{"unknown config field", logical.UpdateOperation, "config", map[string]any{"timeout": 5}, "timeout", "unknown field"},
 	}
 	if len(cases) < 40 {
@@ -150,4 +153,37 @@ func TestMalformedInputIsA400NamingTheFieldAndChangesNothing(t *testing.T) {
 	// The role still works after all that.
 	h.ok(logical.ReadOperation, "token/ok", nil)
 	t.Logf("%d malformed inputs", len(cases))
+}
+
+// The OpenAPI document keeps every operation of the real paths: refusing
+// bad names must not shadow them (a catch-all path once did).
+func TestOpenAPIKeepsEveryOperation(t *testing.T) {
+	h := newHarness(t)
+	h.sys.PluginEnvironment = &logical.PluginEnvironment{VaultVersion: "v1.21.0"}
+	resp, err := h.b.HandleRequest(context.Background(), &logical.Request{Operation: logical.HelpOperation, Storage: h.storage})
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, ok := resp.Data["openapi"].(*framework.OASDocument)
+	if !ok {
+		t.Fatalf("no OpenAPI document: %T", resp.Data["openapi"])
+	}
+	for path, ops := range map[string][]string{
+		"/roles/{name}":       {"get", "post", "delete"},
+		"/roles/":             {"get"},
+		"/token/{name}":       {"get"},
+		"/rotate-role/{name}": {"post"},
+		"/config":             {"get", "post", "delete"},
+	} {
+		pi := doc.Paths[path]
+		if pi == nil {
+			t.Fatalf("no %s in the OpenAPI document", path)
+		}
+		have := map[string]bool{"get": pi.Get != nil, "post": pi.Post != nil, "delete": pi.Delete != nil}
+		for _, op := range ops {
+			if !have[op] {
+				t.Errorf("%s has no %s operation", path, op)
+			}
+		}
+	}
 }

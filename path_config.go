@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/hashicorp/vault/sdk/framework"
 	"github.com/hashicorp/vault/sdk/logical"
@@ -259,8 +260,14 @@ func (b *backend) pathConfigDelete(ctx context.Context, req *logical.Request, _ 
 }
 
 // rejectUnknownFields turns fields the path does not take into a 400, where
-// Vault would only warn that it ignored them.
+// Vault would only warn that it ignored them. It also refuses text that is
+// not UTF-8: storing it as JSON would silently change it.
 func rejectUnknownFields(req *logical.Request, d *framework.FieldData) *logical.Response {
+	for _, k := range sortedKeys(req.Data) {
+		if !validText(req.Data[k]) {
+			return logical.ErrorResponse("%s is not valid UTF-8 text", k)
+		}
+	}
 	var unknown []string
 	for k := range req.Data {
 		if _, ok := d.Schema[k]; !ok {
@@ -272,4 +279,46 @@ func rejectUnknownFields(req *logical.Request, d *framework.FieldData) *logical.
 	}
 	sortStrings(unknown)
 	return logical.ErrorResponse("unknown field(s) %s; this path takes: %s", strings.Join(unknown, ", "), strings.Join(schemaNames(d.Schema), ", "))
+}
+
+// validText reports whether every string in v, however nested, is UTF-8.
+func validText(v any) bool {
+	switch v := v.(type) {
+	case string:
+		return utf8.ValidString(v)
+	case []any:
+		for _, e := range v {
+			if !validText(e) {
+				return false
+			}
+		}
+	case []string:
+		for _, e := range v {
+			if !utf8.ValidString(e) {
+				return false
+			}
+		}
+	case map[string]any:
+		for k, e := range v {
+			if !utf8.ValidString(k) || !validText(e) {
+				return false
+			}
+		}
+	case map[string]string:
+		for k, e := range v {
+			if !utf8.ValidString(k) || !utf8.ValidString(e) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func sortedKeys(m map[string]any) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sortStrings(keys)
+	return keys
 }

@@ -254,6 +254,11 @@ func putRole(ctx context.Context, s logical.Storage, name string, r *roleEntry) 
 	return nil
 }
 
+// refuseName answers a request on roles/ without a role name.
+func refuseName(context.Context, *logical.Request, *framework.FieldData) (*logical.Response, error) {
+	return nameRefusal(""), nil
+}
+
 func (b *backend) roleExists(ctx context.Context, req *logical.Request, d *framework.FieldData) (bool, error) {
 	r, err := getRole(ctx, req.Storage, d.Get("name").(string))
 	return r != nil, err

@@ -80,6 +80,7 @@ func (b *backend) pathRotateWrite(ctx context.Context, req *logical.Request, d *
 // Each rotation has its own time limit and records its own failure on its
 // role, so one failing vendor never holds up another role.
 func (b *backend) periodic(ctx context.Context, req *logical.Request) error {
+	b.pruneClients()
 	if !b.WriteSafeReplicationState() {
 		return nil
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"sort"
 	"strings"
 	"unicode/utf8"
 )
@@ -89,9 +90,12 @@ func IsRefusal(err error) bool {
 }
 
 // redact removes every non-empty secret from s, also as it looks inside a
-// JSON string or a URL, where a vendor may echo it.
+// JSON string or a URL, where a vendor may echo it. Longer secrets go
+// first, so that a secret that contains another leaves no tail behind.
 func redact(s string, secrets []string) string {
-	for _, sec := range secrets {
+	sorted := append([]string(nil), secrets...)
+	sort.Slice(sorted, func(i, j int) bool { return len(sorted[i]) > len(sorted[j]) })
+	for _, sec := range sorted {
 		if sec == "" {
 			continue
 		}
@@ -101,6 +105,71 @@ func redact(s string, secrets []string) string {
 		}
 	}
 	return s
+}
+
+// scrub redacts text, and redacts it again with percent-encoding undone
+// (as in a path, and as in a form) when that reveals a secret some encoder
+// escaped differently from Go (lower-case %2f, JavaScript's unescaped
+// !'()*). Undoing is tolerant: one stray '%' must not hide the rest.
+func scrub(text string, secrets []string) string {
+	text = redact(text, secrets)
+	for _, plus := range []bool{false, true} {
+		if u := unescapeLoose(text, plus); u != text {
+			if r := redact(u, secrets); r != u {
+				return r
+			}
+		}
+	}
+	return text
+}
+
+// unescapeLoose decodes every valid %XX escape, and '+' as a space when
+// plus is set, leaving everything else as it is.
+func unescapeLoose(s string, plus bool) string {
+	hex := func(c byte) (byte, bool) {
+		switch {
+		case c >= '0' && c <= '9':
+			return c - '0', true
+		case c >= 'a' && c <= 'f':
+			return c - 'a' + 10, true
+		case c >= 'A' && c <= 'F':
+			return c - 'A' + 10, true
+		}
+		return 0, false
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c == '%' && i+2 < len(s) {
+			hi, ok1 := hex(s[i+1])
+			lo, ok2 := hex(s[i+2])
+			if ok1 && ok2 {
+				b.WriteByte(hi<<4 | lo)
+				i += 2
+				continue
+			}
+		}
+		if c == '+' && plus {
+			c = ' '
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
+}
+
+// excerpt prepares a body of unknown shape for quoting, secrets removed. A
+// JSON body is decoded and re-encoded in Go's escaping first, so that a
+// secret escaped by another encoder (PHP writes \/, Python \u00e4) is seen
+// in a form redact knows.
+func excerpt(body []byte, secrets []string) string {
+	text := strings.TrimSpace(string(body))
+	var v any
+	if json.Unmarshal(body, &v) == nil {
+		if b, err := json.Marshal(v); err == nil {
+			text = string(b)
+		}
+	}
+	return scrub(text, secrets)
 }
 
 // vendorMessage pulls the error code and text out of a vendor's error body,
@@ -115,13 +184,13 @@ func vendorMessage(body []byte, secrets []string, quiet bool) (code, msg string)
 		code = firstString(m, "error", "ErrorCode", "error_code", "errorCode")
 		msg = firstString(m, "error_description", "ErrorMessage", "Message", "error_message", "message", "Details")
 		if code != "" || msg != "" {
-			return clip(redact(code, secrets), 100), clip(redact(msg, secrets), 300)
+			return clip(scrub(code, secrets), 100), clip(scrub(msg, secrets), 300)
 		}
 	}
 	if quiet {
 		return "", fmt.Sprintf("(an error body of %d bytes, not quoted: this call's replies can carry secrets)", len(body))
 	}
-	return "", clip(redact(strings.TrimSpace(string(body)), secrets), 200)
+	return "", clip(excerpt(body, secrets), 200)
 }
 
 func firstString(m map[string]any, keys ...string) string {

@@ -2,7 +2,9 @@ package client
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -16,12 +18,36 @@ import (
 
 // fuzzSecret has characters that JSON and URLs escape, so an echo of it in
 // either form is searched for too.
-const fuzzSecret = `fz-Secret "9q"\%#:@ é`
+const fuzzSecret = `fz-Secret "9q"\%#:@ é/+=`
 
-// secretForms are the ways a secret can appear in a vendor's body.
+// secretForms are the ways a secret can appear in a vendor's body: raw,
+// JSON-escaped by Go and by encoders that escape '/' and every non-ASCII
+// rune (PHP, Python), and percent-encoded in upper and lower case.
 func secretForms() []string {
 	quoted, _ := json.Marshal(fuzzSecret)
-	return []string{fuzzSecret, string(quoted[1 : len(quoted)-1]), url.QueryEscape(fuzzSecret), url.PathEscape(fuzzSecret)}
+	goJSON := string(quoted[1 : len(quoted)-1])
+	var ascii strings.Builder
+	for _, r := range goJSON {
+		if r > 0x7e {
+			fmt.Fprintf(&ascii, "\\u%04x", r)
+		} else {
+			ascii.WriteRune(r)
+		}
+	}
+	pct := url.QueryEscape(fuzzSecret)
+	return []string{fuzzSecret, goJSON, ascii.String(), strings.ReplaceAll(goJSON, "/", "\\/"),
+		pct, lowerHex(pct), url.PathEscape(fuzzSecret)}
+}
+
+// lowerHex writes percent-escapes with lower-case hex digits.
+func lowerHex(s string) string {
+	return regexp.MustCompile(`%[0-9A-F]{2}`).ReplaceAllStringFunc(s, strings.ToLower)
+}
+
+// secretLeaks are the forms whose presence in an output is a leak.
+func secretLeaks() []string {
+	quoted, _ := json.Marshal(fuzzSecret)
+	return []string{fuzzSecret, string(quoted[1 : len(quoted)-1]), url.QueryEscape(fuzzSecret), lowerHex(url.QueryEscape(fuzzSecret)), url.PathEscape(fuzzSecret)}
 }
 
 func FuzzParseOAuthToken(f *testing.F) {
@@ -102,7 +128,7 @@ func FuzzVendorMessage(f *testing.F) {
 		for _, b := range bodies {
 			code, msg := vendorMessage(b, []string{fuzzSecret}, quiet)
 			for _, out := range []string{code, msg} {
-				for _, form := range secretForms() {
+				for _, form := range secretLeaks() {
 					if strings.Contains(out, form) {
 						t.Fatalf("secret in %q", out)
 					}

@@ -172,3 +172,23 @@ func (c *Cluster) WaitVoters(n int, timeout time.Duration) {
 		time.Sleep(250 * time.Millisecond)
 	}
 }
+
+// WaitHealthy waits until autopilot reports the cluster healthy: every
+// server alive, in touch with the leader, and a voter where it should be.
+// After a node restarts, the Raft configuration still lists it as a voter,
+// so only autopilot's view says it has rejoined.
+func (c *Cluster) WaitHealthy(timeout time.Duration) {
+	c.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		if l, err := c.leader(); err == nil {
+			if sec, err := l.Client().Logical().Read("sys/storage/raft/autopilot/state"); err == nil && sec != nil && sec.Data["healthy"] == true {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("autopilot did not report the cluster healthy within %s", timeout)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}

@@ -177,7 +177,9 @@ func (s sample) pct(p float64) time.Duration {
 		return 0
 	}
 	sort.Slice(s.lat, func(i, j int) bool { return s.lat[i] < s.lat[j] })
-	return s.lat[int(math.Min(float64(len(s.lat)-1), p*float64(len(s.lat))))]
+	// Nearest rank: the smallest value with at least p of the samples at or below it.
+	i := int(math.Ceil(p*float64(len(s.lat)))) - 1
+	return s.lat[max(0, min(i, len(s.lat)-1))]
 }
 
 // load runs clients that each read paths(i) in a loop for d.

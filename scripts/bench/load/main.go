@@ -233,10 +233,11 @@ func (b *bench) throughput() {
 		{"KV-v2", "secret/data/bench"},
 		{"no-op plugin", "noop/data"},
 		{"token (cached)", "vendor/token/bench"},
+		{"no-op, token-shaped reply", "noop/shaped"},
 	}
 	fmt.Printf("## Cached token reads against the floors\n\n%d interleaved rounds of %s per target and client count; each round runs the targets in a rotated order.\n\n", *rounds, *roundDur)
-	fmt.Println("| clients | KV-v2 reads/s | p50 ms | p99 ms | no-op reads/s | p50 ms | p99 ms | token reads/s | p50 ms | p99 ms | token/no-op | token/KV |")
-	fmt.Println("|---|---|---|---|---|---|---|---|---|---|---|---|")
+	fmt.Println("| clients | KV-v2 reads/s | p50 ms | p99 ms | no-op reads/s | p50 ms | p99 ms | token reads/s | p50 ms | p99 ms | token/no-op | token/KV | shaped no-op reads/s | token/shaped |")
+	fmt.Println("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 	for _, f := range strings.Split(*levels, ",") {
 		c, _ := strconv.Atoi(strings.TrimSpace(f))
 		res := make([]sample, len(targets))
@@ -249,10 +250,10 @@ func (b *bench) throughput() {
 				res[i].add(b.load(c, *roundDur, func(int, int) string { return targets[i].path }))
 			}
 		}
-		kv, noop, tok := res[0], res[1], res[2]
-		fmt.Printf("| %d | %.0f | %s | %s | %.0f | %s | %s | %.0f | %s | %s | %.2f | %.2f |\n", c,
+		kv, noop, tok, shaped := res[0], res[1], res[2], res[3]
+		fmt.Printf("| %d | %.0f | %s | %s | %.0f | %s | %s | %.0f | %s | %s | %.2f | %.2f | %.0f | %.2f |\n", c,
 			kv.rate(), ms(kv.pct(.5)), ms(kv.pct(.99)), noop.rate(), ms(noop.pct(.5)), ms(noop.pct(.99)),
-			tok.rate(), ms(tok.pct(.5)), ms(tok.pct(.99)), tok.rate()/noop.rate(), tok.rate()/kv.rate())
+			tok.rate(), ms(tok.pct(.5)), ms(tok.pct(.99)), tok.rate()/noop.rate(), tok.rate()/kv.rate(), shaped.rate(), tok.rate()/shaped.rate())
 	}
 	fmt.Println()
 }

@@ -12,6 +12,17 @@ import (
 	"github.com/hashicorp/vault/sdk/plugin"
 )
 
+var shaped = map[string]any{
+	"access_token":    "cyral-0123456789abcdef0123456789abcdef0123456789abcdef",
+	"token_type":      "Bearer",
+	"authorization":   "Bearer cyral-0123456789abcdef0123456789abcdef0123456789abcdef",
+	"expires_at":      "2026-11-22T12:05:00Z",
+	"expires_in":      int64(299),
+	"ttl":             int64(239),
+	"rotation_period": int64(300),
+	"vendor":          "cyral",
+}
+
 func factory(ctx context.Context, conf *logical.BackendConfig) (logical.Backend, error) {
 	b := &framework.Backend{
 		BackendType: logical.TypeLogical,
@@ -20,6 +31,16 @@ func factory(ctx context.Context, conf *logical.BackendConfig) (logical.Backend,
 			Operations: map[logical.Operation]framework.OperationHandler{
 				logical.ReadOperation: &framework.PathOperation{Callback: func(context.Context, *logical.Request, *framework.FieldData) (*logical.Response, error) {
 					return &logical.Response{Data: map[string]any{"ok": true}}, nil
+				}},
+			},
+		}, {
+			// A reply shaped like a token read (same fields, same sizes),
+			// made by doing nothing: it separates the cost of carrying such
+			// a reply through Vault from the cost of the plugin's work.
+			Pattern: "shaped",
+			Operations: map[logical.Operation]framework.OperationHandler{
+				logical.ReadOperation: &framework.PathOperation{Callback: func(context.Context, *logical.Request, *framework.FieldData) (*logical.Response, error) {
+					return &logical.Response{Data: shaped}, nil
 				}},
 			},
 		}},

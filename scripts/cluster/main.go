@@ -11,55 +11,16 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"sync"
 	"syscall"
 
 	"github.com/vendortoken/vault-plugin-secrets-vendor/internal/testvault"
 )
 
-type owner struct {
-	mu       sync.Mutex
-	cleanups []func()
-}
-
-func (o *owner) Helper()                      {}
-func (o *owner) Fatal(args ...any)            { o.die(fmt.Sprint(args...)) }
-func (o *owner) Fatalf(f string, args ...any) { o.die(fmt.Sprintf(f, args...)) }
-func (o *owner) Cleanup(f func()) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	o.cleanups = append(o.cleanups, f)
-}
-
-func (o *owner) TempDir() string {
-	dir, err := os.MkdirTemp("", "vendor-cluster-")
-	if err != nil {
-		o.die(err.Error())
-	}
-	o.Cleanup(func() { os.RemoveAll(dir) })
-	return dir
-}
-
-func (o *owner) close() {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	for i := len(o.cleanups) - 1; i >= 0; i-- {
-		o.cleanups[i]()
-	}
-	o.cleanups = nil
-}
-
-func (o *owner) die(msg string) {
-	fmt.Fprintln(os.Stderr, "cluster:", msg)
-	o.close()
-	os.Exit(1)
-}
-
 func main() {
 	oneshot := flag.Bool("oneshot", false, "stop after the demo")
 	flag.Parse()
-	o := &owner{}
-	defer o.close()
+	o := testvault.NewOwner("cluster")
+	defer o.Close()
 	env := testvault.EnvFromOS(o)
 	sim := testvault.StartSim(o, env)
 	cl := testvault.StartCluster(o, env, 3, "vendor")

@@ -38,45 +38,6 @@ import (
 	"github.com/vendortoken/vault-plugin-secrets-vendor/internal/testvault"
 )
 
-// owner runs the cleanups of everything started, and fails loudly.
-type owner struct {
-	mu       sync.Mutex
-	cleanups []func()
-}
-
-func (o *owner) Helper()                      {}
-func (o *owner) Fatal(args ...any)            { o.die(fmt.Sprint(args...)) }
-func (o *owner) Fatalf(f string, args ...any) { o.die(fmt.Sprintf(f, args...)) }
-func (o *owner) Cleanup(f func()) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	o.cleanups = append(o.cleanups, f)
-}
-
-func (o *owner) TempDir() string {
-	dir, err := os.MkdirTemp("", "vendor-bench-")
-	if err != nil {
-		o.die(err.Error())
-	}
-	o.Cleanup(func() { os.RemoveAll(dir) })
-	return dir
-}
-
-func (o *owner) close() {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	for i := len(o.cleanups) - 1; i >= 0; i-- {
-		o.cleanups[i]()
-	}
-	o.cleanups = nil
-}
-
-func (o *owner) die(msg string) {
-	fmt.Fprintln(os.Stderr, "bench:", msg)
-	o.close()
-	os.Exit(1)
-}
-
 var (
 	rounds   = flag.Int("rounds", 3, "interleaved rounds per client count")
 	roundDur = flag.Duration("round", 2*time.Second, "length of one target's turn in a round")
@@ -86,7 +47,7 @@ var (
 )
 
 type bench struct {
-	o     *owner
+	o     *testvault.Owner
 	vault *testvault.Server
 	sim   *testvault.Sim
 	hc    *http.Client
@@ -94,8 +55,8 @@ type bench struct {
 
 func main() {
 	flag.Parse()
-	o := &owner{}
-	defer o.close()
+	o := testvault.NewOwner("bench")
+	defer o.Close()
 	env := testvault.EnvFromOS(o)
 	noop := os.Getenv("NOOP_BIN")
 	if noop == "" {

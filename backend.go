@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/vault/sdk/framework"
+	"github.com/hashicorp/vault/sdk/helper/errutil"
 	"github.com/hashicorp/vault/sdk/helper/locksutil"
 	"github.com/hashicorp/vault/sdk/logical"
 	"golang.org/x/sync/singleflight"
@@ -75,6 +76,8 @@ type backend struct {
 	// initDone closes when start-up recovery has finished; stopInit ends it.
 	initDone chan struct{}
 	stopInit context.CancelFunc
+	// inputRoutes finds a request's path before the framework does.
+	inputRoutes []inputRoute
 }
 
 // roleState is a role as the read path needs it: the entry, its transport,
@@ -111,6 +114,7 @@ func newBackend(now func() time.Time) *backend {
 		WALRollbackMinAge: walRollbackMinAge,
 		RunningVersion:    Version,
 	}
+	b.inputRoutes = inputRoutes(b.Backend.Paths)
 	return b
 }
 
@@ -209,6 +213,9 @@ func (b *backend) remember(name string, role *roleEntry, cfg *configEntry) {
 // where the framework would say "unsupported path". Doing it here, not as
 // a catch-all path, leaves the OpenAPI document as the real paths make it.
 func (b *backend) HandleRequest(ctx context.Context, req *logical.Request) (*logical.Response, error) {
+	if msg := b.refuseInput(req); msg != "" {
+		return logical.ErrorResponse(msg), nil
+	}
 	resp, err := b.Backend.HandleRequest(ctx, req)
 	if errors.Is(err, logical.ErrUnsupportedPath) {
 		for _, prefix := range []string{"roles/", "token/", "rotate-role/"} {
@@ -218,6 +225,16 @@ func (b *backend) HandleRequest(ctx context.Context, req *logical.Request) (*log
 		}
 	}
 	return resp, err
+}
+
+// HandleExistenceCheck, which Vault runs before a write, refuses what
+// HandleRequest would: the framework's own answer would quote a wrongly
+// typed secret.
+func (b *backend) HandleExistenceCheck(ctx context.Context, req *logical.Request) (bool, bool, error) {
+	if msg := b.refuseInput(req); msg != "" {
+		return false, false, errutil.UserError{Err: msg}
+	}
+	return b.Backend.HandleExistenceCheck(ctx, req)
 }
 
 // nameRefusal is the 400 for an empty or invalid role name.

@@ -134,6 +134,9 @@ func TestMalformedInputIsA400NamingTheFieldAndChangesNothing(t *testing.T) {
 		{"client_id not UTF-8", logical.UpdateOperation, "roles/ok", map[string]any{"client_id": "\xe8"}, "client_id", "UTF-8"},
 		{"allowed_hosts not UTF-8", logical.UpdateOperation, "config", map[string]any{"allowed_hosts": "a.\xff.com"}, "allowed_hosts", "UTF-8"},
 		{"unknown config field", logical.UpdateOperation, "config", map[string]any{"timeout": 5}, "timeout", "unknown field"},
+		// Limits.
+		{"client_secret a list", logical.UpdateOperation, "roles/ok", map[string]any{"client_secret": []any{"x"}}, "client_secret", "not repeated"},
+		{"oauth_client_secret a map", logical.CreateOperation, "roles/new", with(privx, "oauth_client_secret", map[string]any{"a": "b"}), "oauth_client_secret", "not repeated"},
 	}
 	if len(cases) < 40 {
 		t.Fatalf("only %d cases", len(cases))

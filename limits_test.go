@@ -1,0 +1,65 @@
+package vendor
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/hashicorp/vault/sdk/logical"
+)
+
+// A secret sent with the wrong JSON type is refused by name, and its value
+// is in no answer: neither the request's nor the existence check's, which
+// Vault runs first on a write.
+func TestWronglyTypedSecretIsA400WithoutItsValue(t *testing.T) {
+	h := newHarness(t)
+	_, cyral := h.vendorServer("cyral")
+	_, privx := h.vendorServer("privx")
+	h.ok(logical.CreateOperation, "roles/ok", cyral)
+	const secret = "Zq7-leaky-secret-value-91"
+	h.secrets = append(h.secrets, secret)
+
+	for _, c := range []struct {
+		name, field string
+		base        map[string]any
+		value       any
+	}{
+		{"client_secret a list", "client_secret", cyral, []any{secret}},
+		{"client_secret a map", "client_secret", cyral, map[string]any{"s": secret}},
+		{"client_secret a list of maps", "client_secret", cyral, []any{map[string]any{secret: secret}}},
+		{"client_secret a number", "client_secret", cyral, 918273645546372819},
+		{"client_secret a bool", "client_secret", cyral, true},
+		{"oauth_client_secret a list", "oauth_client_secret", privx, []any{secret}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			data := withFields(c.base, c.field, c.value)
+			for _, path := range []string{"roles/ok", "roles/new"} {
+				before := h.snapshot()
+				msg := h.badRequest(logical.UpdateOperation, path, data, c.field)
+				for _, leak := range []string{secret, "918273645546372819", "9.182736455463728e+17"} {
+					if strings.Contains(msg, leak) {
+						t.Fatalf("the 400 quotes the value: %s", msg)
+					}
+				}
+				_, _, err := h.b.HandleExistenceCheck(context.Background(), &logical.Request{
+					Operation: logical.UpdateOperation, Path: path, Data: data, Storage: h.storage,
+				})
+				if err == nil {
+					t.Fatalf("existence check on %s passed", path)
+				}
+				h.seen = append(h.seen, err.Error())
+				if !strings.Contains(err.Error(), c.field) || strings.Contains(err.Error(), secret) {
+					t.Fatalf("existence check error %q: must name %s and not quote the value", err, c.field)
+				}
+				if after := h.snapshot(); len(after) != len(before) {
+					t.Fatal("storage changed")
+				}
+			}
+		})
+	}
+
+	// A field that is not secret is still named, with the framework's detail.
+	h.badRequest(logical.UpdateOperation, "roles/ok", map[string]any{"client_id": []any{"a", "b"}}, "client_id")
+	// A string secret is still taken.
+	h.ok(logical.UpdateOperation, "roles/ok", map[string]any{"client_secret": hardSecret})
+}

@@ -135,6 +135,11 @@ func TestMalformedInputIsA400NamingTheFieldAndChangesNothing(t *testing.T) {
 		{"allowed_hosts not UTF-8", logical.UpdateOperation, "config", map[string]any{"allowed_hosts": "a.\xff.com"}, "allowed_hosts", "UTF-8"},
 		{"unknown config field", logical.UpdateOperation, "config", map[string]any{"timeout": 5}, "timeout", "unknown field"},
 		// Limits.
+		{"a 129-character role name", logical.CreateOperation, "roles/" + strings.Repeat("n", 129), cyral, "name", "128"},
+		{"a 1 MiB role name", logical.CreateOperation, "roles/" + strings.Repeat("n", 1<<20), cyral, "name", "128"},
+		{"a 129-character name in a token read", logical.ReadOperation, "token/" + strings.Repeat("n", 129), nil, "name", "128"},
+		{"a 129-character name to rotate", logical.UpdateOperation, "rotate-role/" + strings.Repeat("n", 129), nil, "name", "128"},
+		{"a 129-character rotation_role", logical.UpdateOperation, "roles/ok", map[string]any{"rotation_role": strings.Repeat("n", 129)}, "rotation_role", "128"},
 		{"client_secret a list", logical.UpdateOperation, "roles/ok", map[string]any{"client_secret": []any{"x"}}, "client_secret", "not repeated"},
 		{"oauth_client_secret a map", logical.CreateOperation, "roles/new", with(privx, "oauth_client_secret", map[string]any{"a": "b"}), "oauth_client_secret", "not repeated"},
 	}

@@ -44,9 +44,14 @@ func inputRoutes(paths []*framework.Path) []inputRoute {
 }
 
 // refuseInput says what is wrong with a request the framework must not
-// see: a sensitive field of the wrong type, which the framework's
-// conversion error would quote. Empty means none.
+// see: a role name over maxNameLen, or a sensitive field of the wrong type,
+// which the framework's conversion error would quote. Empty means none.
 func (b *backend) refuseInput(req *logical.Request) string {
+	for _, prefix := range []string{"roles/", "token/", "rotate-role/"} {
+		if name, ok := strings.CutPrefix(req.Path, prefix); ok && len(name) > maxNameLen {
+			return fmt.Sprintf("name is %d characters long; role names are at most %d characters", len(name), maxNameLen)
+		}
+	}
 	if len(req.Data) == 0 {
 		return ""
 	}

@@ -534,7 +534,7 @@ func (b *backend) validateRole(name string, r *roleEntry, cfg *configEntry) erro
 			return &client.FieldError{Field: "rotation_role", Msg: "must name another role; leave it empty for the role to rotate itself"}
 		}
 		if !validName(r.RotationRole) {
-			return &client.FieldError{Field: "rotation_role", Msg: fmt.Sprintf("%q is not a valid role name", r.RotationRole)}
+			return &client.FieldError{Field: "rotation_role", Msg: fmt.Sprintf("%q is not a valid role name: at most %d letters, digits, '-', '_' and '.', starting and ending with a letter or digit", clipText(r.RotationRole, 100), maxNameLen)}
 		}
 	}
 	return nil

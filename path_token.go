@@ -191,4 +191,4 @@ func (b *backend) pendingOf(st *roleState) *pendingSecret {
 
 var nameRE = regexp.MustCompile("^" + framework.GenericNameRegex("name") + "$")
 
-func validName(s string) bool { return nameRE.MatchString(s) }
+func validName(s string) bool { return len(s) <= maxNameLen && nameRE.MatchString(s) }

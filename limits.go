@@ -1,0 +1,4 @@
+package vendor
+
+// Limits on what a request may carry and a role may hold.
+const maxNameLen = 128

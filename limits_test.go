@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/vault/sdk/logical"
 )
@@ -62,4 +63,44 @@ func TestWronglyTypedSecretIsA400WithoutItsValue(t *testing.T) {
 	h.badRequest(logical.UpdateOperation, "roles/ok", map[string]any{"client_id": []any{"a", "b"}}, "client_id")
 	// A string secret is still taken.
 	h.ok(logical.UpdateOperation, "roles/ok", map[string]any{"client_secret": hardSecret})
+}
+
+// rotation_period is at most 10 years, and a schedule never overflows:
+// 9223372036 seconds once put next_rotation in 1734 and rotated every tick.
+func TestRotationPeriodCannotOverflowTheSchedule(t *testing.T) {
+	h := newHarness(t)
+	srv, role := h.vendorServer("cyral")
+	h.ok(logical.CreateOperation, "roles/c", role)
+	for _, v := range []any{9223372036, "87601h", 315360001} {
+		h.badRequest(logical.UpdateOperation, "roles/c", map[string]any{"rotation_period": v}, "rotation_period", "10 years")
+	}
+	h.ok(logical.UpdateOperation, "roles/c", map[string]any{"rotation_period": "87600h"})
+	read := h.ok(logical.ReadOperation, "roles/c", nil)
+	next, err := time.Parse(time.RFC3339, read["next_rotation"].(string))
+	if err != nil || !next.After(h.clock.Now().Add(87599*time.Hour)) {
+		t.Fatalf("next_rotation %v for 10 years", read["next_rotation"])
+	}
+
+	// A role stored before the limit still schedules sanely.
+	stored, err := getRole(context.Background(), h.storage, "c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored.RotationPeriod = 9223372036 * time.Second
+	if err := putRole(context.Background(), h.storage, "c", stored); err != nil {
+		t.Fatal(err)
+	}
+	h.b.dropRole("c")
+	read = h.ok(logical.ReadOperation, "roles/c", nil)
+	next, err = time.Parse(time.RFC3339, read["next_rotation"].(string))
+	if err != nil || !next.After(h.clock.Now()) {
+		t.Fatalf("next_rotation %v for an overlong stored period", read["next_rotation"])
+	}
+	h.clock.Add(time.Hour)
+	if err := h.rollback(); err != nil {
+		t.Fatal(err)
+	}
+	if n := srv.Calls("rotate"); n != 0 {
+		t.Fatalf("an overlong period rotated %d times", n)
+	}
 }

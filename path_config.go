@@ -227,11 +227,12 @@ func (b *backend) pathConfigWrite(ctx context.Context, req *logical.Request, d *
 		c.AllowHTTP = v.(bool)
 	}
 	if v, ok := d.GetOk("request_timeout"); ok {
-		t := time.Duration(v.(int)) * time.Second
-		if t < time.Second || t > maxRequestTimeout {
+		// Compared as seconds, so that no value can wrap into range.
+		secs := v.(int)
+		if secs < 1 || secs > int(maxRequestTimeout/time.Second) {
 			return logical.ErrorResponse("request_timeout must be between 1s and %s", maxRequestTimeout), nil
 		}
-		c.RequestTimeout = t
+		c.RequestTimeout = time.Duration(secs) * time.Second
 	}
 	if v, ok := d.GetOk("max_retries"); ok {
 		n := v.(int)

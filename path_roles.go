@@ -421,11 +421,11 @@ func applyRoleFields(role *roleEntry, d *framework.FieldData) error {
 		if !ok {
 			return nil
 		}
-		secs := v.(int)
-		if secs < 0 {
-			return &client.FieldError{Field: field, Msg: "must not be negative"}
+		d, err := seconds(field, v.(int), maxPeriod, maxPeriodText)
+		if err != nil {
+			return err
 		}
-		*dst = time.Duration(secs) * time.Second
+		*dst = d
 		return nil
 	}
 

@@ -118,9 +118,12 @@ func (r *roleEntry) dueAt() time.Time {
 	if from.IsZero() {
 		from = r.CreatedAt
 	}
-	due := from.Add(r.RotationPeriod + r.jitter())
+	// A period stored before it was limited is taken as the limit, so
+	// the sum below cannot overflow.
+	period := min(r.RotationPeriod, maxPeriod)
+	due := from.Add(period + r.jitter())
 	if r.LastRotationError != "" && r.LastRotationAttempt.After(from) {
-		retry := r.LastRotationAttempt.Add(min(max(r.RotationPeriod/10, time.Minute), time.Hour))
+		retry := r.LastRotationAttempt.Add(min(max(period/10, time.Minute), time.Hour))
 		if retry.After(due) {
 			return retry
 		}

@@ -77,9 +77,9 @@ returned with a warning.
 
 func (b *backend) pathTokenRead(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
 	name := d.Get("name").(string)
-	minRemaining := time.Duration(d.Get("min_remaining").(int)) * time.Second
-	if minRemaining < 0 {
-		return logical.ErrorResponse("min_remaining must not be negative"), nil
+	minRemaining, err := seconds("min_remaining", d.Get("min_remaining").(int), maxPeriod, maxPeriodText)
+	if err != nil {
+		return errorResponse(err)
 	}
 	st, err := b.roleState(ctx, req.Storage, name)
 	if err != nil {

@@ -2,6 +2,7 @@ package vendor
 
 import (
 	"context"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -143,11 +144,17 @@ func TestMalformedInputIsA400NamingTheFieldAndChangesNothing(t *testing.T) {
 		{"min_remaining past a Duration's range", logical.ReadOperation, "token/ok", map[string]any{"min_remaining": 9223372036}, "min_remaining", "10 years"},
 		{"min_remaining overflowing a Duration", logical.ReadOperation, "token/ok", map[string]any{"min_remaining": "9223372037"}, "min_remaining", ""},
 		{"request_timeout past a Duration's range", logical.UpdateOperation, "config", map[string]any{"request_timeout": 9223372036}, "request_timeout", ""},
+		{"65 token_params", logical.CreateOperation, "roles/new", oauthTo("token_params", manyParams(65, 1)), "token_params", "64"},
+		{"token_params value over 4096 bytes", logical.CreateOperation, "roles/new", oauthTo("token_params", map[string]any{"k": strings.Repeat("v", 4097)}), "token_params", "4096"},
+		{"token_params key over 4096 bytes", logical.CreateOperation, "roles/new", oauthTo("token_params", map[string]any{strings.Repeat("k", 4097): "v"}), "token_params", "4096"},
+		{"65 scopes", logical.CreateOperation, "roles/new", oauthTo("scopes", manyScopes(65)), "scopes", "64"},
+		{"scope over 4096 bytes", logical.CreateOperation, "roles/new", oauthTo("scopes", []any{strings.Repeat("s", 4097)}), "scopes", "4096"},
 		{"a 129-character role name", logical.CreateOperation, "roles/" + strings.Repeat("n", 129), cyral, "name", "128"},
 		{"a 1 MiB role name", logical.CreateOperation, "roles/" + strings.Repeat("n", 1<<20), cyral, "name", "128"},
 		{"a 129-character name in a token read", logical.ReadOperation, "token/" + strings.Repeat("n", 129), nil, "name", "128"},
 		{"a 129-character name to rotate", logical.UpdateOperation, "rotate-role/" + strings.Repeat("n", 129), nil, "name", "128"},
 		{"a 129-character rotation_role", logical.UpdateOperation, "roles/ok", map[string]any{"rotation_role": strings.Repeat("n", 129)}, "rotation_role", "128"},
+		{"a role over 64 KiB", logical.CreateOperation, "roles/new", oauthTo("token_params", manyParams(20, 4000)), "token_params", "64 KiB"},
 		{"client_secret a list", logical.UpdateOperation, "roles/ok", map[string]any{"client_secret": []any{"x"}}, "client_secret", "not repeated"},
 		{"oauth_client_secret a map", logical.CreateOperation, "roles/new", with(privx, "oauth_client_secret", map[string]any{"a": "b"}), "oauth_client_secret", "not repeated"},
 	}
@@ -169,6 +176,23 @@ func TestMalformedInputIsA400NamingTheFieldAndChangesNothing(t *testing.T) {
 	// The role still works after all that.
 	h.ok(logical.ReadOperation, "token/ok", nil)
 	t.Logf("%d malformed inputs", len(cases))
+}
+
+// manyParams is n token_params whose values are size bytes long.
+func manyParams(n, size int) map[string]any {
+	out := map[string]any{}
+	for i := range n {
+		out[fmt.Sprintf("p%03d", i)] = strings.Repeat("v", size)
+	}
+	return out
+}
+
+func manyScopes(n int) []any {
+	out := make([]any, n)
+	for i := range out {
+		out[i] = fmt.Sprintf("s%03d", i)
+	}
+	return out
 }
 
 // The OpenAPI document keeps every operation of the real paths: refusing

@@ -1,6 +1,10 @@
 package vendor
 
 import (
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
 	"time"
 
 	"github.com/vendortoken/vault-plugin-secrets-vendor/client"
@@ -10,7 +14,9 @@ import (
 // schedule's arithmetic can overflow, and no role outgrows what storage
 // (Raft's entry limit) takes.
 const (
-	maxNameLen = 128
+	maxNameLen     = 128
+	maxListEntries = 64 // entries of scopes and token_params
+	maxRoleBytes   = 64 << 10
 	// maxPeriod bounds rotation_period, token_ttl_cap, refresh_before and
 	// min_remaining, far below a time.Duration's 292 years.
 	maxPeriod     = 10 * 365 * 24 * time.Hour
@@ -27,4 +33,60 @@ func seconds(field string, secs int, limit time.Duration, limitText string) (tim
 		return 0, &client.FieldError{Field: field, Msg: "must be at most " + limitText}
 	}
 	return time.Duration(secs) * time.Second, nil
+}
+
+// checkRoleSize refuses a role that would be stored as more than
+// maxRoleBytes, naming the fields that make it large.
+func checkRoleSize(r *roleEntry) error {
+	raw, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	if len(raw) <= maxRoleBytes {
+		return nil
+	}
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &fields); err != nil {
+		return err
+	}
+	type sized struct {
+		name string
+		n    int
+	}
+	var big []sized
+	for k, v := range fields {
+		switch k {
+		case "client_secret", "oauth_client_secret", "pending":
+			continue // small by their own limits; their sizes are nobody's business
+		case "url":
+			k = urlField(r.Vendor)
+		}
+		if len(v) > maxFieldLen {
+			big = append(big, sized{k, len(v)})
+		}
+	}
+	sort.Slice(big, func(i, j int) bool { return big[i].n > big[j].n || big[i].n == big[j].n && big[i].name < big[j].name })
+	names := make([]string, len(big))
+	for i, s := range big {
+		names[i] = fmt.Sprintf("%s (%d bytes)", s.name, s.n)
+	}
+	if len(names) == 0 {
+		names = []string{"the role's fields"}
+	}
+	return &client.FieldError{Field: strings.Join(names, ", "), Msg: fmt.Sprintf(
+		"would make the role %d bytes as stored, over the 64 KiB (%d bytes) a role may hold; shorten them", len(raw), maxRoleBytes)}
+}
+
+// checkList refuses a scopes or token_params list over the limits; sizes
+// are the lengths of its entries (keys and values).
+func checkList(field string, n int, sizes []int) error {
+	if n > maxListEntries {
+		return &client.FieldError{Field: field, Msg: fmt.Sprintf("has %d entries; at most %d are allowed", n, maxListEntries)}
+	}
+	for _, size := range sizes {
+		if size > maxFieldLen {
+			return &client.FieldError{Field: field, Msg: fmt.Sprintf("has an entry of %d bytes; each (key and value) is at most %d bytes", size, maxFieldLen)}
+		}
+	}
+	return nil
 }

@@ -2,6 +2,7 @@ package vendor
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -102,5 +103,55 @@ func TestRotationPeriodCannotOverflowTheSchedule(t *testing.T) {
 	}
 	if n := srv.Calls("rotate"); n != 0 {
 		t.Fatalf("an overlong period rotated %d times", n)
+	}
+}
+
+// Limits on what a role may hold: the largest allowed values are taken.
+func TestRoleLimitsTakeTheLargestAllowedValues(t *testing.T) {
+	h := newHarness(t)
+	_, cyral := h.vendorServer("cyral")
+	_, oauth := h.vendorServer("oauth2")
+
+	long := strings.Repeat("n", 128)
+	h.ok(logical.CreateOperation, "roles/"+long, cyral)
+	h.ok(logical.ReadOperation, "token/"+long, nil)
+
+	params := map[string]any{}
+	for i := range 64 {
+		params[fmt.Sprintf("p%02d", i)] = "v"
+	}
+	scopes := make([]any, 64)
+	for i := range scopes {
+		scopes[i] = fmt.Sprintf("s%02d", i)
+	}
+	h.ok(logical.CreateOperation, "roles/o", withFields(oauth, "token_params", params, "scopes", scopes))
+	h.ok(logical.UpdateOperation, "roles/o", map[string]any{
+		"token_params": map[string]any{strings.Repeat("k", 4096): strings.Repeat("v", 4096)},
+		"scopes":       []any{strings.Repeat("s", 4096)},
+	})
+	got := h.ok(logical.ReadOperation, "roles/o", nil)
+	if len(got["scopes"].([]string)) != 1 || len(got["token_params"].(map[string]string)) != 1 {
+		t.Fatalf("role read %v", got)
+	}
+}
+
+// A role over 64 KiB as stored is refused, naming its large fields.
+func TestOversizedRoleIsRefusedNamingItsLargeFields(t *testing.T) {
+	h := newHarness(t)
+	srv, oauth := h.vendorServer("oauth2")
+	params := map[string]any{}
+	for i := range 20 {
+		params[fmt.Sprintf("p%02d", i)] = strings.Repeat("v", 4000)
+	}
+	data := withFields(oauth, "token_params", params, "verify", true)
+	msg := h.badRequest(logical.CreateOperation, "roles/big", data, "token_params", "64 KiB")
+	if strings.Contains(msg, "ca_cert") {
+		t.Fatalf("a small ca_cert named as large: %s", msg)
+	}
+	if n := srv.Calls("token"); n != 0 {
+		t.Fatalf("verify called the vendor %d times for a role that cannot be stored", n)
+	}
+	if r, _ := getRole(context.Background(), h.storage, "big"); r != nil {
+		t.Fatal("the oversized role was stored")
 	}
 }

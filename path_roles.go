@@ -375,6 +375,9 @@ func (b *backend) pathRoleWrite(ctx context.Context, req *logical.Request, d *fr
 	if err := b.checkPasswordPolicy(ctx, role); err != nil {
 		return errorResponse(err)
 	}
+	if err := checkRoleSize(role); err != nil {
+		return errorResponse(err)
+	}
 	if d.Get("verify").(bool) {
 		st, err := b.newRoleState(name, role, cfg)
 		if err != nil {
@@ -465,15 +468,31 @@ func applyRoleFields(role *roleEntry, d *framework.FieldData) error {
 		return err
 	}
 	if v, ok := d.GetOk("scopes"); ok {
+		scopes := v.([]string)
+		sizes := make([]int, len(scopes))
+		for i, s := range scopes {
+			sizes[i] = len(s)
+		}
+		if err := checkList("scopes", len(scopes), sizes); err != nil {
+			return err
+		}
 		role.Scopes = nil
-		for _, s := range v.([]string) {
+		for _, s := range scopes {
 			if s = strings.TrimSpace(s); s != "" {
 				role.Scopes = append(role.Scopes, s)
 			}
 		}
 	}
 	if v, ok := d.GetOk("token_params"); ok {
-		role.TokenParams = v.(map[string]string)
+		params := v.(map[string]string)
+		sizes := make([]int, 0, 2*len(params))
+		for k, v := range params {
+			sizes = append(sizes, len(k), len(v))
+		}
+		if err := checkList("token_params", len(params), sizes); err != nil {
+			return err
+		}
+		role.TokenParams = params
 		if len(role.TokenParams) == 0 {
 			role.TokenParams = nil
 		}

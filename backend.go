@@ -90,6 +90,8 @@ type roleState struct {
 	http   *client.HTTP
 	tok    atomic.Pointer[cachedToken]
 	flight singleflight.Group
+	// life is what the last mint showed of the role's token lifetime.
+	life atomic.Pointer[lifeNote]
 }
 
 func newBackend(now func() time.Time) *backend {

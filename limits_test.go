@@ -66,6 +66,73 @@ func TestWronglyTypedSecretIsA400WithoutItsValue(t *testing.T) {
 	h.ok(logical.UpdateOperation, "roles/ok", map[string]any{"client_secret": hardSecret})
 }
 
+// A min_remaining that no token of the role can meet is refused without a
+// vendor call once the role's lifetime is known, from token_ttl_cap or
+// from a mint; before this, every such read was a vendor call.
+func TestUnreachableMinRemainingMakesNoVendorCall(t *testing.T) {
+	t.Run("learnt from a mint", func(t *testing.T) {
+		h := newHarness(t)
+		srv, role := h.vendorServer("cyral") // tokens live 300s, refreshed with 60s left
+		h.ok(logical.CreateOperation, "roles/c", role)
+		for range 20 {
+			h.badRequest(logical.ReadOperation, "token/c", map[string]any{"min_remaining": 100000}, "min_remaining", "cannot be met", "5m0s")
+		}
+		if n := srv.Calls("token"); n != 1 {
+			t.Fatalf("20 reads with min_remaining=100000 made %d vendor calls, want 1", n)
+		}
+		// An ordinary read is served by the token that mint cached.
+		h.ok(logical.ReadOperation, "token/c", nil)
+		if n := srv.Calls("token"); n != 1 {
+			t.Fatalf("vendor calls %d", n)
+		}
+	})
+	t.Run("learnt from a cached token", func(t *testing.T) {
+		h := newHarness(t)
+		srv, role := h.vendorServer("cyral")
+		h.ok(logical.CreateOperation, "roles/c", role)
+		h.ok(logical.ReadOperation, "token/c", nil)
+		// At most the lifetime less refresh_before can be asked for: a
+		// fresh token serves such callers until the role's own refresh.
+		h.badRequest(logical.ReadOperation, "token/c", map[string]any{"min_remaining": 241}, "min_remaining", "4m0s")
+		h.badRequest(logical.ReadOperation, "token/c", map[string]any{"min_remaining": 300}, "min_remaining", "4m0s")
+		if n := srv.Calls("token"); n != 1 {
+			t.Fatalf("vendor calls %d, want 1", n)
+		}
+		h.clock.Add(61 * time.Second) // 239s left: too little for 240
+		fresh := h.ok(logical.ReadOperation, "token/c", map[string]any{"min_remaining": 240})
+		if intOf(t, fresh["expires_in"]) < 240 || srv.Calls("token") != 2 {
+			t.Fatalf("min_remaining=240: %v (calls %d)", fresh, srv.Calls("token"))
+		}
+	})
+	t.Run("known from token_ttl_cap", func(t *testing.T) {
+		h := newHarness(t)
+		srv, role := h.vendorServer("cyberark") // 5h tokens
+		role["token_ttl_cap"] = "10m"
+		h.ok(logical.CreateOperation, "roles/a", role)
+		for range 5 {
+			h.badRequest(logical.ReadOperation, "token/a", map[string]any{"min_remaining": "1h"}, "min_remaining", "token_ttl_cap", "10m0s")
+		}
+		if n := srv.Calls("token"); n != 0 {
+			t.Fatalf("a min_remaining over token_ttl_cap made %d vendor calls", n)
+		}
+	})
+	t.Run("relearnt once per refresh", func(t *testing.T) {
+		h := newHarness(t)
+		srv, role := h.vendorServer("cyral")
+		h.ok(logical.CreateOperation, "roles/c", role)
+		h.badRequest(logical.ReadOperation, "token/c", map[string]any{"min_remaining": "1h"}, "min_remaining")
+		// Past the cached token's refresh point an ordinary read would mint
+		// anyway; a demanding one may too, once.
+		h.clock.Add(5 * time.Minute)
+		for range 10 {
+			h.badRequest(logical.ReadOperation, "token/c", map[string]any{"min_remaining": "1h"}, "min_remaining")
+		}
+		if n := srv.Calls("token"); n != 2 {
+			t.Fatalf("vendor calls %d, want 2", n)
+		}
+	})
+}
+
 // rotation_period is at most 10 years, and a schedule never overflows:
 // 9223372036 seconds once put next_rotation in 1734 and rotated every tick.
 func TestRotationPeriodCannotOverflowTheSchedule(t *testing.T) {

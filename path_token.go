@@ -42,7 +42,7 @@ func pathToken(b *backend) []*framework.Path {
 			"name": {Type: framework.TypeString, Required: true, Description: "Name of the role."},
 			"min_remaining": {
 				Type:        framework.TypeDurationSecond,
-				Description: "The caller needs at least this much life left in the token (seconds or a duration such as 5m). A cached token with less is replaced by a fresh one.",
+				Description: "The caller needs at least this much life left in the token (seconds or a duration such as 5m). A cached token with less is replaced by a fresh one. At most the token lifetime less refresh_before may be asked for; more is refused without a vendor call once the lifetime is known.",
 			},
 		},
 		Operations: map[logical.Operation]framework.OperationHandler{
@@ -116,6 +116,9 @@ func tokenData(t *cachedToken, vendor string, now time.Time) map[string]any {
 // token returns a usable token for the role: the cached one, or one minted
 // now. Concurrent callers share a single mint per role.
 func (b *backend) token(ctx context.Context, st *roleState, minRemaining time.Duration) (*cachedToken, string, error) {
+	if err := b.checkReach(st, minRemaining); err != nil {
+		return nil, "", err
+	}
 	if t := st.tok.Load(); t.usable(b.now(), minRemaining) {
 		return t, "", nil
 	}
@@ -127,7 +130,12 @@ func (b *backend) token(ctx context.Context, st *roleState, minRemaining time.Du
 			if t := st.tok.Load(); t.usable(b.now(), minRemaining) {
 				return t, nil
 			}
-			return b.mint(mintCtx, st)
+			t, err := b.mint(mintCtx, st)
+			if err != nil {
+				return nil, err
+			}
+			st.noteLife(t)
+			return t, nil
 		})
 		if err != nil {
 			if t := st.tok.Load(); t.alive(b.now(), minRemaining) {
@@ -142,12 +150,72 @@ func (b *backend) token(ctx context.Context, st *roleState, minRemaining time.Du
 		}
 		if !t.mintedAt.Before(start) {
 			// Freshly minted and still not enough: no token from this role can be.
-			return nil, "", &client.FieldError{Field: "min_remaining", Msg: fmt.Sprintf(
-				"of %s cannot be met: %s tokens for this role live %s", minRemaining, st.role.Vendor, t.lifetime)}
+			return nil, "", unreachable(st, minRemaining, t.lifetime, false)
 		}
 		// A token minted for a less demanding caller; ask again.
 	}
 	return nil, "", fmt.Errorf("role %q: no token with %s left could be had", st.name, minRemaining)
+}
+
+// lifeNote is the token lifetime a mint of the role showed, and until when
+// it stands for the role's tokens without another vendor call.
+type lifeNote struct {
+	life  time.Duration
+	until time.Time
+}
+
+// minLifeNote is the shortest time a lifetime is taken as known, so that
+// demanding readers of a short-lived role cost at most one call in it.
+const minLifeNote = time.Minute
+
+// noteLife remembers a fresh token's lifetime until the token's own
+// refresh point, when an ordinary read would mint again anyway.
+func (st *roleState) noteLife(t *cachedToken) {
+	until := t.refreshAt
+	if u := t.mintedAt.Add(minLifeNote); u.After(until) {
+		until = u
+	}
+	st.life.Store(&lifeNote{life: t.lifetime, until: until})
+}
+
+// reach is the most life a read may ask of a token that lives life: a
+// token is handed out until refresh_before of it is left, so the one a
+// mint makes then serves such readers for at least that long, and no
+// reader can make the role mint more often than its own refresh does.
+func (r *roleEntry) reach(life time.Duration) time.Duration {
+	return life - r.refreshBefore(life)
+}
+
+// checkReach refuses, without a vendor call, a min_remaining beyond the
+// reach of the role's tokens as far as it is known: from token_ttl_cap,
+// from the last mint, or from the cached token.
+func (b *backend) checkReach(st *roleState, minRemaining time.Duration) error {
+	if minRemaining <= 0 {
+		return nil
+	}
+	r := st.role
+	if r.TokenTTLCap > 0 && minRemaining > r.reach(r.TokenTTLCap) {
+		return unreachable(st, minRemaining, r.TokenTTLCap, true)
+	}
+	now := b.now()
+	if n := st.life.Load(); n != nil && now.Before(n.until) && minRemaining > r.reach(n.life) {
+		return unreachable(st, minRemaining, n.life, false)
+	}
+	if t := st.tok.Load(); t != nil && now.Before(t.refreshAt) && minRemaining > r.reach(t.lifetime) {
+		return unreachable(st, minRemaining, t.lifetime, false)
+	}
+	return nil
+}
+
+// unreachable is the 400 for a min_remaining that tokens of life cannot meet.
+func unreachable(st *roleState, minRemaining, life time.Duration, fromCap bool) error {
+	source := ""
+	if fromCap {
+		source = " (token_ttl_cap)"
+	}
+	return &client.FieldError{Field: "min_remaining", Msg: fmt.Sprintf(
+		"of %s cannot be met: %s tokens for this role live %s%s and are replaced when %s is left, so ask for at most %s",
+		minRemaining, st.role.Vendor, life, source, st.role.refreshBefore(life), st.role.reach(life))}
 }
 
 // mint calls the vendor and caches the token.

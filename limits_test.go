@@ -2,12 +2,16 @@ package vendor
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/vault/sdk/logical"
+
+	"github.com/vendortoken/vault-plugin-secrets-vendor/client/vendortest"
 )
 
 // A secret sent with the wrong JSON type is refused by name, and its value
@@ -131,6 +135,70 @@ func TestUnreachableMinRemainingMakesNoVendorCall(t *testing.T) {
 			t.Fatalf("vendor calls %d, want 2", n)
 		}
 	})
+}
+
+// A reader whose request is cancelled returns at once; the mint it joined
+// goes on, and the other readers get its token.
+func TestCancelledReaderReturnsWhileTheMintGoesOn(t *testing.T) {
+	h := newHarness(t)
+	srv, role := h.vendorServer("cyral")
+	h.ok(logical.CreateOperation, "roles/c", role)
+
+	release := make(chan struct{})
+	var once sync.Once
+	free := func() { once.Do(func() { close(release) }) }
+	t.Cleanup(free) // a failing test must not leave the mint held
+	srv.Inject("token", vendortest.Fault{Hold: release})
+
+	read := func(ctx context.Context) <-chan error {
+		done := make(chan error, 1)
+		go func() {
+			resp, err := h.b.HandleRequest(ctx, &logical.Request{Operation: logical.ReadOperation, Path: "token/c", Storage: h.storage})
+			if err == nil && (resp == nil || resp.IsError()) {
+				err = fmt.Errorf("read answered %v", resp)
+			}
+			done <- err
+		}()
+		return done
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	first := read(ctx)
+	for i := 0; srv.Calls("token") == 0; i++ {
+		if i > 500 {
+			t.Fatal("the mint never reached the vendor")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	second := read(context.Background())
+
+	cancel()
+	select {
+	case err := <-first:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("cancelled reader: %v, want context.Canceled", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a cancelled reader waited for the mint it joined")
+	}
+	select {
+	case err := <-second:
+		t.Fatalf("the other reader returned before the vendor answered: %v", err)
+	default:
+	}
+	free()
+	select {
+	case err := <-second:
+		if err != nil {
+			t.Fatalf("the other reader: %v", err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("the other reader never got its token")
+	}
+	h.ok(logical.ReadOperation, "token/c", nil)
+	if n := srv.Calls("token"); n != 1 {
+		t.Fatalf("vendor calls %d, want 1: the mint must go on and be cached", n)
+	}
 }
 
 // rotation_period is at most 10 years, and a schedule never overflows:

@@ -8,6 +8,7 @@ import (
 
 	"github.com/hashicorp/vault/sdk/framework"
 	"github.com/hashicorp/vault/sdk/logical"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/vendortoken/vault-plugin-secrets-vendor/client"
 )
@@ -114,7 +115,8 @@ func tokenData(t *cachedToken, vendor string, now time.Time) map[string]any {
 }
 
 // token returns a usable token for the role: the cached one, or one minted
-// now. Concurrent callers share a single mint per role.
+// now. Concurrent callers share a single mint per role; one whose context
+// ends returns at once, and the mint goes on for the others.
 func (b *backend) token(ctx context.Context, st *roleState, minRemaining time.Duration) (*cachedToken, string, error) {
 	if err := b.checkReach(st, minRemaining); err != nil {
 		return nil, "", err
@@ -126,7 +128,7 @@ func (b *backend) token(ctx context.Context, st *roleState, minRemaining time.Du
 	// The mint outlives any one caller: others may be waiting on it.
 	mintCtx := context.WithoutCancel(ctx)
 	for range 3 {
-		v, err, _ := st.flight.Do("", func() (any, error) {
+		ch := st.flight.DoChan("", func() (any, error) {
 			if t := st.tok.Load(); t.usable(b.now(), minRemaining) {
 				return t, nil
 			}
@@ -137,13 +139,19 @@ func (b *backend) token(ctx context.Context, st *roleState, minRemaining time.Du
 			st.noteLife(t)
 			return t, nil
 		})
-		if err != nil {
+		var res singleflight.Result
+		select {
+		case <-ctx.Done():
+			return nil, "", fmt.Errorf("role %q: token read abandoned, the mint goes on for other readers: %w", st.name, ctx.Err())
+		case res = <-ch:
+		}
+		if err := res.Err; err != nil {
 			if t := st.tok.Load(); t.alive(b.now(), minRemaining) {
 				return t, fmt.Sprintf("%s; returning the cached token, which expires at %s", err, t.expiresAt.UTC().Format(time.RFC3339)), nil
 			}
 			return nil, "", err
 		}
-		t := v.(*cachedToken)
+		t := res.Val.(*cachedToken)
 		now := b.now()
 		if t.usable(now, minRemaining) {
 			return t, "", nil

@@ -73,6 +73,10 @@ type backend struct {
 	// rotationHook, in tests, is called after each rotation stage; an
 	// error stops the rotation there as a crash would.
 	rotationHook func(role, stage string) error
+	// guards hold each vendor account's failed logons (guardKey ->
+	// *logonGuard), and fpKey keys the fingerprints they remember.
+	guards sync.Map
+	fpKey  [32]byte
 	// initDone closes when start-up recovery has finished; stopInit ends it.
 	initDone chan struct{}
 	stopInit context.CancelFunc
@@ -92,10 +96,13 @@ type roleState struct {
 	flight singleflight.Group
 	// life is what the last mint showed of the role's token lifetime.
 	life atomic.Pointer[lifeNote]
+	// warnedAt (unix ns) and unwarned throttle the log of failed mints.
+	warnedAt atomic.Int64
+	unwarned atomic.Int64
 }
 
 func newBackend(now func() time.Time) *backend {
-	b := &backend{now: now, locks: locksutil.CreateLocks()}
+	b := &backend{now: now, locks: locksutil.CreateLocks(), fpKey: newFingerprintKey()}
 	b.Backend = &framework.Backend{
 		Help:        strings.TrimSpace(backendHelp),
 		BackendType: logical.TypeLogical,

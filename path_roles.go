@@ -57,6 +57,17 @@ type roleEntry struct {
 	LastRotationID string `json:"last_rotation_id,omitempty"`
 	// Pending is the new secret of an unfinished rotation.
 	Pending *pendingSecret `json:"pending,omitempty"`
+
+	// RotationAllowedRoles, on an admin role, names the roles (globs) that
+	// may use it as their rotation_role.
+	RotationAllowedRoles []string `json:"rotation_allowed_roles,omitempty"`
+	// UpdatedAt is when an operator last wrote the role, and AccountSince
+	// when an operator last set its account (client_id or address).
+	UpdatedAt    time.Time `json:"updated_at"`
+	AccountSince time.Time `json:"account_since"`
+	// Lost records a rotation that lost the role's secret and could not
+	// replace it.
+	Lost *lostRotation `json:"lost,omitempty"`
 }
 
 func (r *roleEntry) creds() client.Creds {
@@ -110,50 +121,52 @@ func (r *roleEntry) refreshBefore(life time.Duration) time.Duration {
 
 // Field descriptions feed both the OpenAPI schema and path-help.
 var roleFieldHelp = map[string]string{
-	"name":                "Name of the role.",
-	"vendor":              "Vendor kind: " + strings.Join(client.Names(), ", ") + ". Required on create.",
-	"base_url":            "The vendor's base URL (https://tenant.cyral.com, https://acme.id.cyberark.cloud, https://pvwa.example.com, https://privx.example.com, https://api.us.code42.com). Required for every vendor but oauth2.",
-	"token_url":           "oauth2 only: the authorization server's token endpoint URL. Required for oauth2.",
-	"client_id":           "The client ID, login or user name the vendor issued to the integration (cyberark: user@suffix). Required on create.",
-	"client_secret":       "The client secret or password. Write-only: never returned. Required on create.",
-	"oauth_client_id":     "privx only: the API client's OAuth client ID, sent as Basic credentials. Required for privx.",
-	"oauth_client_secret": "privx only: the API client's OAuth client secret. Write-only. Required for privx.",
-	"auth_method":         "cyberark-pam only: PVWA logon method: cyberark (default), ldap, radius or windows.",
-	"scopes":              "oauth2 only: scopes to request, comma-separated.",
-	"audience":            "oauth2 only: the audience parameter to send, for servers that require one.",
-	"auth_style":          "oauth2 only: how to send the client credentials: basic (HTTP Basic, the default) or body (in the form).",
-	"token_params":        "oauth2 only: extra form parameters for the token request, as key=value pairs.",
-	"ca_cert":             "PEM certificate(s) to trust for this vendor's TLS, replacing the system roots for this role.",
-	"token_ttl_cap":       "Never hand out a token older than this, even if the vendor says it lives longer; also the lifetime used when the vendor gives none (cyberark-pam: default 5m). 0 means no cap.",
-	"refresh_before":      "A cached token with less life left than this is not handed out; a fresh one is minted. Default 60s, or a third of a shorter lifetime; at most half the lifetime.",
-	"rotation_period":     "Rotate the client secret through the vendor on this schedule. 0 (default) turns scheduled rotation off.",
-	"rotation_role":       "Another role whose token performs admin rotation of this role's secret. Empty: the role rotates itself.",
-	"password_policy":     "Vault password policy used where Vault chooses the new secret during rotation.",
-	"verify":              "Write-only: mint one token with the new settings before saving them, and refuse to save if that fails.",
+	"name":                   "Name of the role.",
+	"vendor":                 "Vendor kind: " + strings.Join(client.Names(), ", ") + ". Required on create.",
+	"base_url":               "The vendor's base URL (https://tenant.cyral.com, https://acme.id.cyberark.cloud, https://pvwa.example.com, https://privx.example.com, https://api.us.code42.com). Required for every vendor but oauth2.",
+	"token_url":              "oauth2 only: the authorization server's token endpoint URL. Required for oauth2.",
+	"client_id":              "The client ID, login or user name the vendor issued to the integration (cyberark: user@suffix). Required on create.",
+	"client_secret":          "The client secret or password. Write-only: never returned. Required on create.",
+	"oauth_client_id":        "privx only: the API client's OAuth client ID, sent as Basic credentials. Required for privx.",
+	"oauth_client_secret":    "privx only: the API client's OAuth client secret. Write-only. Required for privx.",
+	"auth_method":            "cyberark-pam only: PVWA logon method: cyberark (default), ldap, radius or windows.",
+	"scopes":                 "oauth2 only: scopes to request, comma-separated.",
+	"audience":               "oauth2 only: the audience parameter to send, for servers that require one.",
+	"auth_style":             "oauth2 only: how to send the client credentials: basic (HTTP Basic, the default) or body (in the form).",
+	"token_params":           "oauth2 only: extra form parameters for the token request, as key=value pairs.",
+	"ca_cert":                "PEM certificate(s) to trust for this vendor's TLS, replacing the system roots for this role.",
+	"token_ttl_cap":          "Never hand out a token older than this, even if the vendor says it lives longer; also the lifetime used when the vendor gives none (cyberark-pam: default 5m). 0 means no cap.",
+	"refresh_before":         "A cached token with less life left than this is not handed out; a fresh one is minted. Default 60s, or a third of a shorter lifetime; at most half the lifetime.",
+	"rotation_period":        "Rotate the client secret through the vendor on this schedule. 0 (default) turns scheduled rotation off.",
+	"rotation_role":          "Another role whose token performs admin rotation of this role's secret. Empty: the role rotates itself.",
+	"rotation_allowed_roles": "On an admin role: the roles that may name this role as their rotation_role, as names or globs with * (ci-*). Empty (the default) allows none: an admin role rotates no other role until it is granted here.",
+	"password_policy":        "Vault password policy used where Vault chooses the new secret during rotation.",
+	"verify":                 "Write-only: mint one token with the new settings before saving them, and refuse to save if that fails.",
 }
 
 func pathRoles(b *backend) []*framework.Path {
 	fields := map[string]*framework.FieldSchema{
-		"name":                {Type: framework.TypeString, Required: true},
-		"vendor":              {Type: framework.TypeLowerCaseString, AllowedValues: anySlice(client.Names())},
-		"base_url":            {Type: framework.TypeString},
-		"token_url":           {Type: framework.TypeString},
-		"client_id":           {Type: framework.TypeString},
-		"client_secret":       {Type: framework.TypeString, DisplayAttrs: &framework.DisplayAttributes{Sensitive: true}},
-		"oauth_client_id":     {Type: framework.TypeString},
-		"oauth_client_secret": {Type: framework.TypeString, DisplayAttrs: &framework.DisplayAttributes{Sensitive: true}},
-		"auth_method":         {Type: framework.TypeLowerCaseString, AllowedValues: []any{"cyberark", "ldap", "radius", "windows"}},
-		"scopes":              {Type: framework.TypeCommaStringSlice},
-		"audience":            {Type: framework.TypeString},
-		"auth_style":          {Type: framework.TypeLowerCaseString, AllowedValues: []any{client.AuthStyleBasic, client.AuthStyleBody}},
-		"token_params":        {Type: framework.TypeKVPairs},
-		"ca_cert":             {Type: framework.TypeString},
-		"token_ttl_cap":       {Type: framework.TypeDurationSecond},
-		"refresh_before":      {Type: framework.TypeDurationSecond, Default: int(defaultRefreshBefore.Seconds())},
-		"rotation_period":     {Type: framework.TypeDurationSecond},
-		"rotation_role":       {Type: framework.TypeString},
-		"password_policy":     {Type: framework.TypeString},
-		"verify":              {Type: framework.TypeBool, Default: false},
+		"name":                   {Type: framework.TypeString, Required: true},
+		"vendor":                 {Type: framework.TypeLowerCaseString, AllowedValues: anySlice(client.Names())},
+		"base_url":               {Type: framework.TypeString},
+		"token_url":              {Type: framework.TypeString},
+		"client_id":              {Type: framework.TypeString},
+		"client_secret":          {Type: framework.TypeString, DisplayAttrs: &framework.DisplayAttributes{Sensitive: true}},
+		"oauth_client_id":        {Type: framework.TypeString},
+		"oauth_client_secret":    {Type: framework.TypeString, DisplayAttrs: &framework.DisplayAttributes{Sensitive: true}},
+		"auth_method":            {Type: framework.TypeLowerCaseString, AllowedValues: []any{"cyberark", "ldap", "radius", "windows"}},
+		"scopes":                 {Type: framework.TypeCommaStringSlice},
+		"audience":               {Type: framework.TypeString},
+		"auth_style":             {Type: framework.TypeLowerCaseString, AllowedValues: []any{client.AuthStyleBasic, client.AuthStyleBody}},
+		"token_params":           {Type: framework.TypeKVPairs},
+		"ca_cert":                {Type: framework.TypeString},
+		"token_ttl_cap":          {Type: framework.TypeDurationSecond},
+		"refresh_before":         {Type: framework.TypeDurationSecond, Default: int(defaultRefreshBefore.Seconds())},
+		"rotation_period":        {Type: framework.TypeDurationSecond},
+		"rotation_role":          {Type: framework.TypeString},
+		"rotation_allowed_roles": {Type: framework.TypeCommaStringSlice},
+		"password_policy":        {Type: framework.TypeString},
+		"verify":                 {Type: framework.TypeBool, Default: false},
 	}
 	for name, f := range fields {
 		f.Description = roleFieldHelp[name]
@@ -300,6 +313,7 @@ func roleData(r *roleEntry) map[string]any {
 		"refresh_before":          int64(r.RefreshBefore.Seconds()),
 		"rotation_period":         int64(r.RotationPeriod.Seconds()),
 		"rotation_role":           r.RotationRole,
+		"rotation_allowed_roles":  nonNil(r.RotationAllowedRoles),
 		"password_policy":         r.PasswordPolicy,
 		"last_rotated":            formatTime(r.LastRotated),
 		"next_rotation":           "",
@@ -356,14 +370,22 @@ func (b *backend) pathRoleWrite(ctx context.Context, req *logical.Request, d *fr
 	if role == nil {
 		role = &roleEntry{CreatedAt: b.now().UTC()}
 	}
+	before := *role
 	if err := applyRoleFields(role, d); err != nil {
 		return errorResponse(err)
 	}
 	_, newSecret := d.GetOk("client_secret")
-	if newSecret {
+	otherAccount := role.ClientID != before.ClientID || !sameOrigin(role.URL, before.URL)
+	if newSecret || otherAccount {
 		// The operator's secret wins over an unfinished rotation's, once
-		// it is stored.
+		// it is stored; and a pending secret or a lost one belongs to the
+		// account the role held before.
 		role.Pending = nil
+		role.Lost = nil
+	}
+	role.UpdatedAt = b.now().UTC()
+	if otherAccount {
+		role.AccountSince = role.UpdatedAt
 	}
 	cfg, err := b.config(ctx, req.Storage)
 	if err != nil {
@@ -377,6 +399,16 @@ func (b *backend) pathRoleWrite(ctx context.Context, req *logical.Request, d *fr
 	}
 	if err := checkRoleSize(role); err != nil {
 		return errorResponse(err)
+	}
+	if role.RotationPeriod > 0 && role.RotationRole != "" {
+		// A schedule must not fail at its first run for want of a grant.
+		admin, err := getRole(ctx, req.Storage, role.RotationRole)
+		if err != nil {
+			return nil, err
+		}
+		if err := checkAdmin(name, role, admin); err != nil {
+			return errorResponse(err)
+		}
 	}
 	if d.Get("verify").(bool) {
 		st, err := b.newRoleState(name, role, cfg)
@@ -393,9 +425,13 @@ func (b *backend) pathRoleWrite(ctx context.Context, req *logical.Request, d *fr
 	if err := putRole(ctx, req.Storage, name, role); err != nil {
 		return nil, err
 	}
-	if newSecret {
+	if newSecret || otherAccount {
 		b.forgetUnsaved(name)
 	}
+	// New settings, or ones an operator just proved: whatever the vendor
+	// refused before says nothing of them.
+	b.forgetLogons(before.Vendor, before.creds())
+	b.forgetLogons(role.Vendor, role.creds())
 	b.dropRole(name)
 	b.remember(name, role, cfg)
 	return nil, nil
@@ -483,6 +519,14 @@ func applyRoleFields(role *roleEntry, d *framework.FieldData) error {
 			}
 		}
 	}
+	if v, ok := d.GetOk("rotation_allowed_roles"); ok {
+		role.RotationAllowedRoles = nil
+		for _, s := range v.([]string) {
+			if s = strings.TrimSpace(s); s != "" {
+				role.RotationAllowedRoles = append(role.RotationAllowedRoles, s)
+			}
+		}
+	}
 	if v, ok := d.GetOk("token_params"); ok {
 		params := v.(map[string]string)
 		sizes := make([]int, 0, 2*len(params))
@@ -548,6 +592,9 @@ func (b *backend) validateRole(name string, r *roleEntry, cfg *configEntry) erro
 	if r.PasswordPolicy != "" && !client.ChoosesSecret(v) {
 		return &client.FieldError{Field: "password_policy", Msg: fmt.Sprintf("does not apply to vendor %s, which makes its own secrets on rotation; leave it out, or set it empty", r.Vendor)}
 	}
+	if err := checkAllowedRoles(r.RotationAllowedRoles); err != nil {
+		return err
+	}
 	if r.RotationRole != "" {
 		if r.RotationRole == name {
 			return &client.FieldError{Field: "rotation_role", Msg: "must name another role; leave it empty for the role to rotate itself"}
@@ -585,7 +632,7 @@ func (b *backend) pathRoleDelete(ctx context.Context, req *logical.Request, d *f
 // errorResponse answers input and vendor-refusal errors with a 400 that says
 // what to fix, and passes anything else on as an error (a 5xx). Never both.
 func errorResponse(err error) (*logical.Response, error) {
-	if client.IsRejected(err) {
+	if client.IsRejected(err) || isHeld(err) {
 		return logical.ErrorResponse(err.Error()), nil
 	}
 	return nil, err

@@ -81,6 +81,7 @@ func (b *backend) pathRotateWrite(ctx context.Context, req *logical.Request, d *
 // role, so one failing vendor never holds up another role.
 func (b *backend) periodic(ctx context.Context, req *logical.Request) error {
 	b.pruneClients()
+	b.pruneGuards()
 	if !b.WriteSafeReplicationState() {
 		return nil
 	}

@@ -229,19 +229,9 @@ func unreachable(st *roleState, minRemaining, life time.Duration, fromCap bool) 
 // mint calls the vendor and caches the token.
 func (b *backend) mint(ctx context.Context, st *roleState) (*cachedToken, error) {
 	start := b.now()
-	tok, err := st.vendor.Token(ctx, st.http, st.role.creds())
-	if err != nil && client.IsRejected(err) {
-		// An unfinished rotation may have told the vendor of the new secret
-		// already; recovery will promote it, and reads need not wait.
-		if p := b.pendingOf(st); p != nil {
-			if alt, aerr := st.vendor.Token(ctx, st.http, st.role.pendingCreds(p)); aerr == nil {
-				b.Logger().Info("minted with the pending secret of an unfinished rotation", "role", st.name, "vendor", st.role.Vendor)
-				tok, err = alt, nil
-			}
-		}
-	}
+	tok, err := b.mintWith(ctx, st)
 	if err != nil {
-		b.Logger().Warn("token mint failed", "role", st.name, "vendor", st.role.Vendor, "error", err.Error())
+		b.warnMint(st, err)
 		return nil, err
 	}
 	life := st.role.lifetime(tok.Lifetime)
@@ -255,6 +245,52 @@ func (b *backend) mint(ctx context.Context, st *roleState) (*cachedToken, error)
 	st.tok.Store(t)
 	b.Logger().Debug("token minted", "role", st.name, "vendor", st.role.Vendor, "lifetime", life.String())
 	return t, nil
+}
+
+// mintWith mints with the role's secret or, while a rotation is
+// unfinished, its pending one (the vendor may have switched already), the
+// one that last worked first. Every try goes through the account's logon
+// guard. A vendor that could not be reached said nothing of the secret, so
+// the other is not tried then.
+func (b *backend) mintWith(ctx context.Context, st *roleState) (client.Token, error) {
+	creds := []client.Creds{st.role.creds()}
+	if p := b.pendingOf(st); p != nil {
+		pc := st.role.pendingCreds(p)
+		if b.workedLast(st.role.Vendor, pc) {
+			creds = []client.Creds{pc, creds[0]}
+		} else {
+			creds = append(creds, pc)
+		}
+	}
+	var first error
+	for i, c := range creds {
+		tok, err := b.guardedToken(ctx, st.vendor, st.http, c)
+		if err == nil {
+			if len(creds) > 1 && c.ClientSecret != st.role.ClientSecret {
+				b.Logger().Info("minted with the pending secret of an unfinished rotation", "role", st.name, "vendor", st.role.Vendor, "tried", i+1)
+			}
+			return tok, nil
+		}
+		if first == nil {
+			first = err
+		}
+		if !client.IsRefusal(err) && !isHeld(err) {
+			break
+		}
+	}
+	return client.Token{}, first
+}
+
+// warnMint logs a failed mint, at most once per mintWarnEvery for a role,
+// so that a failing vendor read in a loop cannot flood the log.
+func (b *backend) warnMint(st *roleState, err error) {
+	now := b.now().UnixNano()
+	last := st.warnedAt.Load()
+	if now-last < int64(mintWarnEvery) || !st.warnedAt.CompareAndSwap(last, now) {
+		st.unwarned.Add(1)
+		return
+	}
+	b.Logger().Warn("token mint failed", "role", st.name, "vendor", st.role.Vendor, "error", err.Error(), "similar_failures_not_logged", st.unwarned.Swap(0))
 }
 
 // pendingOf is the new secret of an unfinished rotation of the role, if any.

@@ -88,6 +88,10 @@ type rotationWAL struct {
 	// privx: the role's API client before the rotation, and its replacement.
 	OldClientID string `json:"old_client_id,omitempty"`
 	NewClientID string `json:"new_client_id,omitempty"`
+	// Account is the client id the role held when the rotation began, at
+	// Started: the entry is evidence about that account only.
+	Account string    `json:"account,omitempty"`
+	Started time.Time `json:"started,omitempty"`
 }
 
 // pendingSecret is a new secret not yet proved, kept in the role entry.
@@ -144,6 +148,10 @@ type rotation struct {
 	dropped []string // privx: clients of pending secrets that were dropped
 	outcome string   // what settle decided, for the closing log line
 	warn    []string
+	// evidence: this plugin's own records (this rotation, its WAL entry
+	// or a pending secret) show a rotation of the role's account, so an
+	// admin may replace a secret that rotation lost.
+	evidence bool
 }
 
 // persistCtx is for storage writes after the vendor changed something: the
@@ -172,15 +180,15 @@ func (b *backend) newRotation(ctx context.Context, s logical.Storage, name strin
 }
 
 // setActor decides who rotates the role: itself, or its rotation_role,
-// which must be a role of the same vendor at the same address (its token is
-// sent there).
+// which must grant it rotation and be of the same vendor at the same
+// address (its token is sent there).
 func (rt *rotation) setActor(ctx context.Context) error {
 	role := rt.role
 	if role.RotationRole == "" {
 		rt.by = client.Actor{Self: true, Authorization: func(ctx context.Context) (string, error) {
 			// Minted afresh with the secret in force now, which settle may
 			// just have changed; a cached token may predate it.
-			tok, err := rt.v.Token(ctx, rt.h, rt.role.creds())
+			tok, err := rt.b.guardedToken(ctx, rt.v, rt.h, rt.role.creds())
 			return tok.Authorization, err
 		}}
 		return nil
@@ -189,14 +197,12 @@ func (rt *rotation) setActor(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if admin == nil {
-		return &client.FieldError{Field: "rotation_role", Msg: fmt.Sprintf("names role %q, which does not exist", role.RotationRole)}
+	var adminRole *roleEntry
+	if admin != nil {
+		adminRole = admin.role
 	}
-	if admin.role.Vendor != role.Vendor {
-		return &client.FieldError{Field: "rotation_role", Msg: fmt.Sprintf("names a %s role; it must be a %s role of the same tenant", admin.role.Vendor, role.Vendor)}
-	}
-	if !sameOrigin(admin.role.URL, role.URL) {
-		return &client.FieldError{Field: "rotation_role", Msg: fmt.Sprintf("names role %q at another address (%s); its token would be sent to %s", role.RotationRole, origin(admin.role.URL), origin(role.URL))}
+	if err := checkAdmin(rt.name, role, adminRole); err != nil {
+		return err
 	}
 	rt.by = client.Actor{Secrets: admin.role.creds().Secrets(), Authorization: func(ctx context.Context) (string, error) {
 		t, _, err := rt.b.token(ctx, admin, 30*time.Second)
@@ -257,7 +263,13 @@ func mustVendor(name string) client.Vendor {
 // run whose settling finished the earlier rotation has rotated for this
 // period already.
 func (rt *rotation) run(ctx context.Context, trigger string) error {
+	if rt.role.stuck() {
+		return rt.role.stuckError()
+	}
 	if rt.role.Pending != nil || rt.b.unsavedFor(rt.name) != nil {
+		// A pending secret is this plugin's own record of a rotation of
+		// the role's account (a role write that changes the account drops it).
+		rt.evidence = true
 		if err := rt.settle(ctx); err != nil {
 			return fmt.Errorf("an earlier rotation of this role is unfinished and could not be settled: %w", err)
 		}
@@ -265,7 +277,36 @@ func (rt *rotation) run(ctx context.Context, trigger string) error {
 			return nil
 		}
 	}
+	if !rt.by.Self {
+		if err := rt.provesHolding(ctx); err != nil {
+			return err
+		}
+	}
 	return rt.start(ctx)
+}
+
+// provesHolding lets an admin rotation begin only from a secret the vendor
+// accepts now. This is what binds the admin's power to the role's own
+// account: a role that names someone else's client_id cannot mint as them,
+// so the admin will not change their secret. The one exception is an
+// account whose secret this plugin itself lost mid-rotation (role.Lost). A
+// role that rotates itself needs no such proof: its rotation is done with
+// its own secret.
+func (rt *rotation) provesHolding(ctx context.Context) error {
+	err := rt.prove(ctx, rt.role.creds())
+	if err == nil {
+		return nil
+	}
+	if !client.IsRefusal(err) && !isHeld(err) {
+		return fmt.Errorf("proving the role's current secret before an admin rotates it: %w", err)
+	}
+	if rt.role.lostHere() {
+		rt.evidence = true
+		return nil
+	}
+	return &client.FieldError{Field: "rotation_role", Msg: fmt.Sprintf(
+		"%q is not used to rotate account %q: role %q does not prove it holds that account (%v). An admin rotates only an account whose role mints with its stored secret, or one whose secret this plugin lost mid-rotation; write the account's current client_secret to the role (verify=true), then rotate",
+		rt.role.RotationRole, clipText(rt.role.ClientID, 200), rt.name, err)}
 }
 
 // start begins a new rotation the vendor's way.
@@ -274,7 +315,11 @@ func (rt *rotation) start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	rt.w = rotationWAL{Role: rt.name, ID: id, Vendor: rt.role.Vendor, Stage: stageIntent}
+	if err := rt.b.budgetSpent(rt.role.Vendor, rt.role.creds()); err != nil {
+		return fmt.Errorf("not rotating now: %w", err)
+	}
+	rt.w = rotationWAL{Role: rt.name, ID: id, Vendor: rt.role.Vendor, Stage: stageIntent, Account: rt.role.ClientID, Started: rt.b.now().UTC()}
+	rt.evidence = true
 	switch v := rt.v.(type) {
 	case client.SecretSetter:
 		return rt.setSecret(ctx, v)
@@ -301,7 +346,14 @@ func (rt *rotation) setSecret(ctx context.Context, v client.SecretSetter) error 
 	if err := rt.step(stagePending); err != nil {
 		return err
 	}
-	err = v.SetSecret(ctx, rt.h, rt.role.creds(), rt.by, secret)
+	set := func(ctx context.Context) error { return v.SetSecret(ctx, rt.h, rt.role.creds(), rt.by, secret) }
+	if rt.by.Self && client.ChangesSecretByLogon(rt.v) {
+		// The change is itself a logon with the current secret: it
+		// counts against the account's failed logons like any other.
+		err = rt.b.logon(ctx, rt.role.Vendor, rt.role.creds(), set)
+	} else {
+		err = set(ctx)
+	}
 	if err := rt.step(stageVendor); err != nil {
 		return err
 	}
@@ -393,7 +445,7 @@ func (rt *rotation) proveAndPromote(ctx context.Context) error {
 }
 
 func (rt *rotation) prove(ctx context.Context, c client.Creds) error {
-	_, err := rt.v.Token(ctx, rt.h, c)
+	_, err := rt.b.guardedToken(ctx, rt.v, rt.h, c)
 	return err
 }
 
@@ -407,14 +459,18 @@ func (rt *rotation) promote(ctx context.Context) error {
 	next.LastRotated = rt.b.now().UTC()
 	next.LastRotationID = p.RotationID
 	next.LastRotationError = ""
+	next.Lost = nil
 	pctx, cancel := persistCtx(ctx)
 	defer cancel()
 	if err := putRole(pctx, rt.s, rt.name, &next); err != nil {
 		return fmt.Errorf("the new secret works, but switching the role to it failed; it stays pending and token reads use it: %w", err)
 	}
+	old := rt.role
 	rt.role = &next
 	rt.b.forgetUnsaved(rt.name)
 	rt.b.dropRole(rt.name)
+	rt.b.forgetLogons(old.Vendor, old.creds())
+	rt.b.forgetLogons(next.Vendor, next.creds())
 	rt.outcome = "rotated"
 	if err := rt.step(stagePromoted); err != nil {
 		return err
@@ -477,6 +533,9 @@ func (rt *rotation) giveUp(ctx context.Context, cause error) error {
 
 // settle decides an unfinished rotation by what the vendor accepts now.
 func (rt *rotation) settle(ctx context.Context) error {
+	if rt.role.stuck() {
+		return rt.role.stuckError()
+	}
 	if rt.role.Pending == nil && rt.w.ID != "" && rt.role.LastRotationID == rt.w.ID {
 		// Finished but for the cleanup.
 		return rt.finish(ctx)
@@ -526,8 +585,11 @@ func (rt *rotation) settle(ctx context.Context) error {
 // lost handles a role whose working secret is gone: an admin can rotate it
 // afresh; a role that rotates itself cannot recover.
 func (rt *rotation) lost(ctx context.Context, why error) error {
-	if rt.by.Self || rt.reruns <= 0 {
-		return fmt.Errorf("%w; the role cannot mint until its secret is replaced: write a new client_secret to the role, or set rotation_role to an admin role and rotate it", why)
+	if rt.by.Self || !rt.evidence {
+		return rt.markLost(ctx, why)
+	}
+	if rt.reruns <= 0 {
+		return fmt.Errorf("%w; the role cannot mint until its secret is replaced: write a new client_secret to the role, or rotate it again through its rotation_role", why)
 	}
 	rt.reruns--
 	if err := rt.clearPending(ctx); err != nil {
@@ -539,7 +601,13 @@ func (rt *rotation) lost(ctx context.Context, why error) error {
 	n := len(rt.walIDs)
 	if err := rt.start(ctx); err != nil {
 		rt.dropIntentFrom(ctx, n)
-		return fmt.Errorf("%v; an admin rotation to replace it failed: %w", why, err)
+		err = fmt.Errorf("%v; an admin rotation to replace it failed: %w", why, err)
+		if client.IsRejected(err) {
+			// Refused, not unreachable: retrying would only prove the
+			// same dead secrets again.
+			return rt.markLost(ctx, err)
+		}
+		return err
 	}
 	return nil
 }
@@ -713,14 +781,30 @@ func (b *backend) walRollback(ctx context.Context, req *logical.Request, kind st
 		b.Logger().Info("role deleted during its rotation; nothing to recover", "role", w.Role, "vendor", w.Vendor)
 		return nil
 	}
+	if !w.Started.IsZero() && role.AccountSince.After(w.Started) {
+		// An operator moved the role to another account since: the entry
+		// says nothing about the account it holds now.
+		b.Logger().Info("the role holds another account than its unfinished rotation changed; nothing to recover", "role", w.Role, "vendor", w.Vendor)
+		return nil
+	}
+	if role.stuck() {
+		// Already recorded on the role; proving the lost secrets again
+		// would only be more failed logons.
+		return nil
+	}
 	rt, err := b.newRotation(ctx, req.Storage, w.Role, role)
 	if err != nil {
 		return err
 	}
 	rt.w = w
+	rt.evidence = w.Account != "" && w.Account == role.ClientID
 	err = rt.settle(ctx)
 	if rt.outcome != "" || err != nil {
 		b.rotationDone(ctx, req.Storage, w.Role, role.Vendor, triggerRecovery, rt, err)
+	}
+	if err != nil && rt.role.stuck() {
+		// Nothing more can be decided by trying; the role says why.
+		return nil
 	}
 	if err == nil && len(rt.warn) > 0 {
 		// Only a cleanup at the vendor failed: the role works and its

@@ -60,6 +60,7 @@ func TestCLIRotatesEveryVendorThatCan(t *testing.T) {
 			role := w.sim.AddAccount(t, c.vendor, c.id, "Initial-Secret-1 %#", false)
 			if c.admin {
 				admin := w.sim.AddAccount(t, c.vendor, strings.Replace(c.id, "rot-", "adm-", 1), "Admin-Secret-1 %#", true)
+				admin["rotation_allowed_roles"] = name
 				w.writeRole(t, name+"-admin", admin)
 				role["rotation_role"] = name + "-admin"
 			}

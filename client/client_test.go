@@ -123,9 +123,11 @@ func TestTransientFailuresAreRetriedThenClassified(t *testing.T) {
 		wantCalls int
 		succeeds  bool
 	}{
-		{"one 503 then success", vendortest.Fault{Status: 503, Body: `{"error":"temporarily_unavailable"}`}, "", 2, true},
+		// A logon answered with a 5xx is not sent again: the vendor may
+		// have counted it as a failed logon already.
+		{"a 503 is not retried on a logon", vendortest.Fault{Status: 503, Body: `{"error":"temporarily_unavailable"}`}, client.ClassServer, 1, false},
 		{"429 with Retry-After then success", vendortest.Fault{Status: 429, RetryAfter: "0"}, "", 2, true},
-		{"5xx every time", vendortest.Fault{Status: 500, Body: "boom", Times: -1}, client.ClassServer, 3, false},
+		{"5xx every time", vendortest.Fault{Status: 500, Body: "boom", Times: -1}, client.ClassServer, 1, false},
 		{"429 asking for an hour", vendortest.Fault{Status: 429, RetryAfter: "3600", Times: -1}, client.ClassRateLimited, 1, false},
 		{"truncated JSON", vendortest.Fault{Body: `{"access_token":"abc","expi`}, client.ClassBadResponse, 1, false},
 		{"garbage", vendortest.Fault{Body: `<html>maintenance</html>`}, client.ClassBadResponse, 1, false},
@@ -150,6 +152,26 @@ func TestTransientFailuresAreRetriedThenClassified(t *testing.T) {
 				t.Fatalf("calls = %d, want %d", got, tc.wantCalls)
 			}
 		})
+	}
+}
+
+func TestAdminReadsAreRetriedAfterA5xx(t *testing.T) {
+	srv, c, h := setup(t, "privx")
+	v, _ := client.Lookup("privx")
+	srv.AddAccount(vendortest.Account{ID: "admin", Secret: "admin secret", Admin: true, OAuthClientID: c.OAuthClientID, OAuthClientSecret: c.OAuthClientSecret})
+	admin := c
+	admin.ClientID, admin.ClientSecret = "admin", "admin secret"
+	tok, err := v.Token(context.Background(), h, admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	by := client.Actor{Authorization: func(context.Context) (string, error) { return tok.Authorization, nil }}
+	srv.Inject("read", vendortest.Fault{Status: 503, Body: `{"error":"temporarily_unavailable"}`})
+	if _, err := v.(client.ClientReplacer).ReadClient(context.Background(), h, c, by, c.ClientID); err != nil {
+		t.Fatalf("a GET answered once with 503 must be retried: %v", err)
+	}
+	if got := srv.Calls("read"); got != 2 {
+		t.Fatalf("read calls = %d, want 2", got)
 	}
 }
 

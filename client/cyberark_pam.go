@@ -53,6 +53,9 @@ func (v cyberarkPAM) Token(ctx context.Context, h *HTTP, c Creds) (Token, error)
 	return v.logon(ctx, h, c, "")
 }
 
+// ChangesSecretByLogon: the user changes its own password by logging on.
+func (cyberarkPAM) ChangesSecretByLogon() {}
+
 // SecretRules: PVWA's ResetPassword takes at most 39 characters.
 func (cyberarkPAM) SecretRules() SecretRules { return SecretRules{MinLen: 8, MaxLen: 39} }
 
@@ -129,7 +132,8 @@ func (v cyberarkPAM) logon(ctx context.Context, h *HTTP, c Creds, newPassword st
 		url:    join(c.BaseURL, "/PasswordVault/API/Auth/"+PAMAuthMethods[method]+"/Logon"),
 		header: hdr, body: body, secrets: append(c.Secrets(), newPassword),
 		// A logon that changes the password must not be sent twice.
-		once: newPassword != "",
+		once:  newPassword != "",
+		logon: true,
 	})
 	if err != nil {
 		return Token{}, err

@@ -145,6 +145,9 @@ func ParseCAPEM(pemText string) (*x509.CertPool, error) {
 // singleAttempt marks a request context whose call must not be retried.
 type singleAttempt struct{}
 
+// logonAttempt marks a logon, which is not retried after a 5xx answer.
+type logonAttempt struct{}
+
 func (h *HTTP) shouldRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
 	if ctx.Err() != nil {
 		return false, ctx.Err()
@@ -155,6 +158,9 @@ func (h *HTTP) shouldRetry(ctx context.Context, resp *http.Response, err error) 
 	if err != nil {
 		// Bad certificates, bad schemes and the like cannot heal.
 		return retryablehttp.DefaultRetryPolicy(ctx, resp, err)
+	}
+	if resp.StatusCode >= 500 && ctx.Value(logonAttempt{}) != nil {
+		return false, nil
 	}
 	if resp.StatusCode == http.StatusTooManyRequests || (resp.StatusCode >= 500 && resp.StatusCode != http.StatusNotImplemented) {
 		if d, ok := retryAfter(resp.Header.Get("Retry-After"), h.opts.Now()); ok && d > h.opts.RetryWaitMax {
@@ -224,6 +230,9 @@ type request struct {
 	secrets    []string // removed from any text that reaches an error
 	once       bool     // not idempotent: one attempt, never retried
 	quiet      bool     // replies may carry secrets: never quote a raw body
+	// logon: the call proves a secret. A 5xx answer to it is not retried:
+	// the vendor may have counted it as a failed logon already.
+	logon bool
 }
 
 // do performs r and returns the body of a 2xx answer. Anything else comes
@@ -245,6 +254,9 @@ func (h *HTTP) do(ctx context.Context, r request) ([]byte, error) {
 	if r.once {
 		deadline = h.opts.Timeout
 		ctx = context.WithValue(ctx, singleAttempt{}, true)
+	}
+	if r.logon {
+		ctx = context.WithValue(ctx, logonAttempt{}, true)
 	}
 	ctx, cancel := context.WithTimeout(ctx, deadline)
 	defer cancel()

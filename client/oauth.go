@@ -25,7 +25,7 @@ func oauthToken(ctx context.Context, h *HTTP, vendor, tokenURL string, form url.
 	}
 	data, err := h.do(ctx, request{
 		vendor: vendor, op: "token", method: http.MethodPost,
-		url: tokenURL, header: hdr, body: body, secrets: c.Secrets(),
+		url: tokenURL, header: hdr, body: body, secrets: c.Secrets(), logon: true,
 	})
 	if err != nil {
 		return Token{}, err

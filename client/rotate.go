@@ -79,6 +79,19 @@ func CheckRotation(v Vendor, self bool) error {
 	return &FieldError{Field: "vendor", Msg: v.Name() + " offers no API to rotate a client secret"}
 }
 
+// SecretByLogon is a SecretSetter whose self-service change is a logon
+// with the current secret (PVWA's logon with newPassword).
+type SecretByLogon interface {
+	ChangesSecretByLogon()
+}
+
+// ChangesSecretByLogon reports whether v's self-service secret change is
+// itself a logon, which a wrong current secret makes a failed one.
+func ChangesSecretByLogon(v Vendor) bool {
+	_, ok := v.(SecretByLogon)
+	return ok
+}
+
 // ChoosesSecret reports whether Vault chooses v's new secrets, so that a
 // password_policy applies.
 func ChoosesSecret(v Vendor) bool {

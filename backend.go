@@ -96,6 +96,10 @@ func newBackend(now func() time.Time) *backend {
 		BackendType: logical.TypeLogical,
 		PathsSpecial: &logical.Paths{
 			SealWrapStorage: []string{configStorageKey, roleStoragePrefix},
+			// A rotation's WAL entry belongs to the cluster that began the
+			// rotation: replicated, it would be rolled back a second time
+			// on another cluster, against the same vendor account.
+			LocalStorage: []string{framework.WALPrefix},
 		},
 		Paths: framework.PathAppend(
 			pathConfig(b),

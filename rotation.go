@@ -687,6 +687,12 @@ func clipText(s string, n int) string {
 // Vault calls again later, only while the vendor cannot tell which secret
 // is valid.
 func (b *backend) walRollback(ctx context.Context, req *logical.Request, kind string, data any) error {
+	if !b.WriteSafeReplicationState() {
+		// Vault deletes an entry whose rollback returns nil; this one is
+		// left for a node that may write. Vault's rollback manager takes a
+		// read-only error as nothing to do.
+		return fmt.Errorf("rotations are settled only where storage is writable: %w", logical.ErrReadOnly)
+	}
 	if kind != walKindRotation {
 		return nil
 	}
@@ -755,6 +761,9 @@ func (b *backend) initialize(ctx context.Context, req *logical.InitializationReq
 
 // recoverAll settles every rotation WAL entry, whatever its age.
 func (b *backend) recoverAll(ctx context.Context, s logical.Storage) {
+	if !b.WriteSafeReplicationState() {
+		return
+	}
 	ids, err := framework.ListWAL(ctx, s)
 	if err != nil {
 		b.Logger().Warn("listing unfinished rotations failed; Vault's rollback will find them", "error", err.Error())

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hashicorp/go-uuid"
 	"github.com/hashicorp/vault/sdk/framework"
 	"github.com/hashicorp/vault/sdk/logical"
 
@@ -57,6 +58,11 @@ type roleEntry struct {
 	LastRotationID string `json:"last_rotation_id,omitempty"`
 	// Pending is the new secret of an unfinished rotation.
 	Pending *pendingSecret `json:"pending,omitempty"`
+	// Generation is random, set when the role is created and never changed:
+	// a rotation's WAL entry carries it, so that an entry written for a role
+	// since deleted never acts on a role made again under the same name.
+	// Roles stored before it existed have none, nor have their WAL entries.
+	Generation string `json:"generation,omitempty"`
 }
 
 func (r *roleEntry) creds() client.Creds {
@@ -354,7 +360,11 @@ func (b *backend) pathRoleWrite(ctx context.Context, req *logical.Request, d *fr
 		return nil, err
 	}
 	if role == nil {
-		role = &roleEntry{CreatedAt: b.now().UTC()}
+		gen, err := uuid.GenerateUUID()
+		if err != nil {
+			return nil, err
+		}
+		role = &roleEntry{CreatedAt: b.now().UTC(), Generation: gen}
 	}
 	if err := applyRoleFields(role, d); err != nil {
 		return errorResponse(err)

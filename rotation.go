@@ -85,6 +85,9 @@ type rotationWAL struct {
 	ID     string `json:"id"`
 	Vendor string `json:"vendor"`
 	Stage  string `json:"stage"`
+	// Generation is the role's when the rotation began; the entry acts
+	// only on a role of that generation (none, for both, before upgrade).
+	Generation string `json:"generation,omitempty"`
 	// privx: the role's API client before the rotation, and its replacement.
 	OldClientID string `json:"old_client_id,omitempty"`
 	NewClientID string `json:"new_client_id,omitempty"`
@@ -274,7 +277,7 @@ func (rt *rotation) start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	rt.w = rotationWAL{Role: rt.name, ID: id, Vendor: rt.role.Vendor, Stage: stageIntent}
+	rt.w = rotationWAL{Role: rt.name, ID: id, Vendor: rt.role.Vendor, Stage: stageIntent, Generation: rt.role.Generation}
 	switch v := rt.v.(type) {
 	case client.SecretSetter:
 		return rt.setSecret(ctx, v)
@@ -696,12 +699,8 @@ func (b *backend) walRollback(ctx context.Context, req *logical.Request, kind st
 	if kind != walKindRotation {
 		return nil
 	}
-	var w rotationWAL
-	raw, err := json.Marshal(data)
-	if err == nil {
-		err = json.Unmarshal(raw, &w)
-	}
-	if err != nil || w.Role == "" {
+	w, ok := decodeWAL(data)
+	if !ok {
 		b.Logger().Warn("dropping an unreadable rotation WAL entry")
 		return nil
 	}
@@ -715,8 +714,14 @@ func (b *backend) walRollback(ctx context.Context, req *logical.Request, kind st
 	if err != nil {
 		return err
 	}
-	if role == nil {
-		b.Logger().Info("role deleted during its rotation; nothing to recover", "role", w.Role, "vendor", w.Vendor)
+	if role == nil || role.Generation != w.Generation {
+		// The role was deleted, and perhaps made again for another
+		// account: nothing here is its to settle, least of all at the vendor.
+		log := b.Logger().With("role", w.Role, "vendor", w.Vendor)
+		if w.NewClientID != "" {
+			log = log.With("unused_api_client", w.NewClientID)
+		}
+		log.Info("role deleted during its rotation; nothing to recover")
 		return nil
 	}
 	rt, err := b.newRotation(ctx, req.Storage, w.Role, role)
@@ -736,6 +741,16 @@ func (b *backend) walRollback(ctx context.Context, req *logical.Request, kind st
 		return errors.New(cleanup)
 	}
 	return err
+}
+
+// decodeWAL reads a rotation WAL entry's data as GetWAL returns it.
+func decodeWAL(data any) (rotationWAL, bool) {
+	var w rotationWAL
+	raw, err := json.Marshal(data)
+	if err == nil {
+		err = json.Unmarshal(raw, &w)
+	}
+	return w, err == nil && w.Role != ""
 }
 
 // initialize settles, in the background, the rotations that a crash or a

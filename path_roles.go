@@ -570,7 +570,7 @@ func (b *backend) pathRoleDelete(ctx context.Context, req *logical.Request, d *f
 		return nil, fmt.Errorf("deleting role %q: %w", name, err)
 	}
 	b.dropRole(name)
-	return nil, nil
+	return b.endRotations(ctx, req.Storage, name), nil
 }
 
 // errorResponse answers input and vendor-refusal errors with a 400 that says

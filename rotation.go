@@ -743,6 +743,41 @@ func (b *backend) walRollback(ctx context.Context, req *logical.Request, kind st
 	return err
 }
 
+// endRotations deletes the WAL entries of a deleted role's unfinished
+// rotations, without a vendor call: whatever they began at the vendor is no
+// longer Vault's to finish. An entry left behind is harmless, being bound
+// to the deleted role's generation. It answers with what the operator may
+// have to clean up at the vendor.
+func (b *backend) endRotations(ctx context.Context, s logical.Storage, name string) *logical.Response {
+	ids, err := framework.ListWAL(ctx, s)
+	if err != nil {
+		b.Logger().Warn("listing the deleted role's unfinished rotations failed; they will be dropped by Vault's rollback", "role", name, "error", err.Error())
+		return nil
+	}
+	var resp *logical.Response
+	for _, id := range ids {
+		e, err := framework.GetWAL(ctx, s, id)
+		if err != nil || e == nil || e.Kind != walKindRotation {
+			continue
+		}
+		w, ok := decodeWAL(e.Data)
+		if !ok || w.Role != name {
+			continue
+		}
+		if err := framework.DeleteWAL(ctx, s, id); err != nil {
+			b.Logger().Warn("deleting a deleted role's rotation WAL entry failed; Vault's rollback will drop it", "role", name, "error", err.Error())
+			continue
+		}
+		if w.NewClientID != "" {
+			if resp == nil {
+				resp = &logical.Response{}
+			}
+			resp.AddWarning(fmt.Sprintf("an unfinished rotation of this role had created %s API client %s, which nothing uses now: delete it at the vendor", w.Vendor, w.NewClientID))
+		}
+	}
+	return resp
+}
+
 // decodeWAL reads a rotation WAL entry's data as GetWAL returns it.
 func decodeWAL(data any) (rotationWAL, bool) {
 	var w rotationWAL

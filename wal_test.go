@@ -193,6 +193,49 @@ func TestRoleGenerationIsKeptByUpdatesOnly(t *testing.T) {
 	}
 }
 
+// Deleting a role ends its unfinished rotations at once, without a vendor
+// call, and leaves other roles' WAL entries alone.
+func TestRoleDeleteEndsItsUnfinishedRotations(t *testing.T) {
+	for _, sc := range rotScenarios {
+		for _, stage := range []string{stageIntent, stagePending} {
+			t.Run(sc.name+"/"+stage, func(t *testing.T) {
+				h := newHarness(t)
+				w := h.rotationWorld(sc)
+				other, err := framework.PutWAL(context.Background(), h.storage, walKindRotation, rotationWAL{Role: "other", ID: "x", Vendor: sc.vendor, Stage: stageIntent})
+				if err != nil {
+					t.Fatal(err)
+				}
+				w.interruptAt(stage)
+				pending := w.storedRole().Pending
+				calls := w.srv.AllCalls()
+				resp, err := h.do(logical.DeleteOperation, "roles/r", nil)
+				if err != nil || resp.IsError() {
+					t.Fatalf("delete: %v %v", resp, err)
+				}
+				if sc.vendor == "privx" && stage == stagePending {
+					// The replacement API client, now unused, is named for the operator.
+					if resp == nil || len(resp.Warnings) != 1 || !strings.Contains(resp.Warnings[0], "API client "+pending.ClientID+", which nothing uses now") {
+						t.Fatalf("delete answered %v", resp)
+					}
+				}
+				if n := h.walCount("r"); n != 0 {
+					t.Fatalf("%d WAL entries of the deleted role left", n)
+				}
+				if e, err := framework.GetWAL(context.Background(), h.storage, other); err != nil || e == nil {
+					t.Fatalf("another role's WAL entry went too: %v", err)
+				}
+				if h.b.unsavedFor("r") != nil {
+					t.Fatal("an unsaved secret of the deleted role is still held")
+				}
+				h.rollback()
+				if got := w.srv.AllCalls(); !maps.Equal(got, calls) {
+					t.Fatalf("deleting the role called the vendor: %v, then %v", calls, got)
+				}
+			})
+		}
+	}
+}
+
 // Only a node whose storage is writable acts on a WAL entry: a performance
 // standby or secondary leaves it, and the vendor, alone, and says so in the
 // words Vault's rollback manager takes as "nothing to do here".

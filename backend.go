@@ -72,6 +72,8 @@ type backend struct {
 	// rotationHook, in tests, is called after each rotation stage; an
 	// error stops the rotation there as a crash would.
 	rotationHook func(role, stage string) error
+	// retiredKeyMu serialises the making of the retired secrets' HMAC key.
+	retiredKeyMu sync.Mutex
 	// initDone closes when start-up recovery has finished; stopInit ends it.
 	initDone chan struct{}
 	stopInit context.CancelFunc
@@ -95,7 +97,7 @@ func newBackend(now func() time.Time) *backend {
 		Help:        strings.TrimSpace(backendHelp),
 		BackendType: logical.TypeLogical,
 		PathsSpecial: &logical.Paths{
-			SealWrapStorage: []string{configStorageKey, roleStoragePrefix},
+			SealWrapStorage: []string{configStorageKey, roleStoragePrefix, retiredKeyStorageKey},
 			// A rotation's WAL entry belongs to the cluster that began the
 			// rotation: replicated, it would be rolled back a second time
 			// on another cluster, against the same vendor account.

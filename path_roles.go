@@ -63,6 +63,9 @@ type roleEntry struct {
 	// since deleted never acts on a role made again under the same name.
 	// Roles stored before it existed have none, nor have their WAL entries.
 	Generation string `json:"generation,omitempty"`
+	// Retired holds keyed hashes of the secrets rotations replaced, so
+	// that a write carrying one back is refused.
+	Retired []retiredSecret `json:"retired,omitempty"`
 }
 
 func (r *roleEntry) creds() client.Creds {
@@ -367,6 +370,9 @@ func (b *backend) pathRoleWrite(ctx context.Context, req *logical.Request, d *fr
 		role = &roleEntry{CreatedAt: b.now().UTC(), Generation: gen}
 	}
 	if err := applyRoleFields(role, d); err != nil {
+		return errorResponse(err)
+	}
+	if err := b.refuseRetired(ctx, req.Storage, name, role, d); err != nil {
 		return errorResponse(err)
 	}
 	_, newSecret := d.GetOk("client_secret")

@@ -412,6 +412,9 @@ func (rt *rotation) promote(ctx context.Context) error {
 	next.LastRotationError = ""
 	pctx, cancel := persistCtx(ctx)
 	defer cancel()
+	if err := rt.b.retire(pctx, rt.s, rt.name, rt.role, &next, next.LastRotated); err != nil {
+		rt.warn = append(rt.warn, fmt.Sprintf("the role will not recognise its old secret if it is written back: %v", err))
+	}
 	if err := putRole(pctx, rt.s, rt.name, &next); err != nil {
 		return fmt.Errorf("the new secret works, but switching the role to it failed; it stays pending and token reads use it: %w", err)
 	}

@@ -77,6 +77,8 @@ type backend struct {
 	// *logonGuard), and fpKey keys the fingerprints they remember.
 	guards sync.Map
 	fpKey  [32]byte
+	// retiredKeyMu serialises the making of the retired secrets' HMAC key.
+	retiredKeyMu sync.Mutex
 	// initDone closes when start-up recovery has finished; stopInit ends it.
 	initDone chan struct{}
 	stopInit context.CancelFunc
@@ -107,7 +109,11 @@ func newBackend(now func() time.Time) *backend {
 		Help:        strings.TrimSpace(backendHelp),
 		BackendType: logical.TypeLogical,
 		PathsSpecial: &logical.Paths{
-			SealWrapStorage: []string{configStorageKey, roleStoragePrefix},
+			SealWrapStorage: []string{configStorageKey, roleStoragePrefix, retiredKeyStorageKey},
+			// A rotation's WAL entry belongs to the cluster that began the
+			// rotation: replicated, it would be rolled back a second time
+			// on another cluster, against the same vendor account.
+			LocalStorage: []string{framework.WALPrefix},
 		},
 		Paths: framework.PathAppend(
 			pathConfig(b),

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hashicorp/go-uuid"
 	"github.com/hashicorp/vault/sdk/framework"
 	"github.com/hashicorp/vault/sdk/logical"
 
@@ -68,6 +69,14 @@ type roleEntry struct {
 	// Lost records a rotation that lost the role's secret and could not
 	// replace it.
 	Lost *lostRotation `json:"lost,omitempty"`
+	// Generation is random, set when the role is created and never changed:
+	// a rotation's WAL entry carries it, so that an entry written for a role
+	// since deleted never acts on a role made again under the same name.
+	// Roles stored before it existed have none, nor have their WAL entries.
+	Generation string `json:"generation,omitempty"`
+	// Retired holds keyed hashes of the secrets rotations replaced, so
+	// that a write carrying one back is refused.
+	Retired []retiredSecret `json:"retired,omitempty"`
 }
 
 func (r *roleEntry) creds() client.Creds {
@@ -368,10 +377,17 @@ func (b *backend) pathRoleWrite(ctx context.Context, req *logical.Request, d *fr
 		return nil, err
 	}
 	if role == nil {
-		role = &roleEntry{CreatedAt: b.now().UTC()}
+		gen, err := uuid.GenerateUUID()
+		if err != nil {
+			return nil, err
+		}
+		role = &roleEntry{CreatedAt: b.now().UTC(), Generation: gen}
 	}
 	before := *role
 	if err := applyRoleFields(role, d); err != nil {
+		return errorResponse(err)
+	}
+	if err := b.refuseRetired(ctx, req.Storage, name, role, d); err != nil {
 		return errorResponse(err)
 	}
 	_, newSecret := d.GetOk("client_secret")
@@ -626,7 +642,7 @@ func (b *backend) pathRoleDelete(ctx context.Context, req *logical.Request, d *f
 		return nil, fmt.Errorf("deleting role %q: %w", name, err)
 	}
 	b.dropRole(name)
-	return nil, nil
+	return b.endRotations(ctx, req.Storage, name), nil
 }
 
 // errorResponse answers input and vendor-refusal errors with a 400 that says

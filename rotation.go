@@ -85,6 +85,9 @@ type rotationWAL struct {
 	ID     string `json:"id"`
 	Vendor string `json:"vendor"`
 	Stage  string `json:"stage"`
+	// Generation is the role's when the rotation began; the entry acts
+	// only on a role of that generation (none, for both, before upgrade).
+	Generation string `json:"generation,omitempty"`
 	// privx: the role's API client before the rotation, and its replacement.
 	OldClientID string `json:"old_client_id,omitempty"`
 	NewClientID string `json:"new_client_id,omitempty"`
@@ -318,7 +321,7 @@ func (rt *rotation) start(ctx context.Context) error {
 	if err := rt.b.budgetSpent(rt.role.Vendor, rt.role.creds()); err != nil {
 		return fmt.Errorf("not rotating now: %w", err)
 	}
-	rt.w = rotationWAL{Role: rt.name, ID: id, Vendor: rt.role.Vendor, Stage: stageIntent, Account: rt.role.ClientID, Started: rt.b.now().UTC()}
+	rt.w = rotationWAL{Role: rt.name, ID: id, Vendor: rt.role.Vendor, Stage: stageIntent, Account: rt.role.ClientID, Started: rt.b.now().UTC(), Generation: rt.role.Generation}
 	rt.evidence = true
 	switch v := rt.v.(type) {
 	case client.SecretSetter:
@@ -462,6 +465,9 @@ func (rt *rotation) promote(ctx context.Context) error {
 	next.Lost = nil
 	pctx, cancel := persistCtx(ctx)
 	defer cancel()
+	if err := rt.b.retire(pctx, rt.s, rt.name, rt.role, &next, next.LastRotated); err != nil {
+		rt.warn = append(rt.warn, fmt.Sprintf("the role will not recognise its old secret if it is written back: %v", err))
+	}
 	if err := putRole(pctx, rt.s, rt.name, &next); err != nil {
 		return fmt.Errorf("the new secret works, but switching the role to it failed; it stays pending and token reads use it: %w", err)
 	}
@@ -755,15 +761,17 @@ func clipText(s string, n int) string {
 // Vault calls again later, only while the vendor cannot tell which secret
 // is valid.
 func (b *backend) walRollback(ctx context.Context, req *logical.Request, kind string, data any) error {
+	if !b.WriteSafeReplicationState() {
+		// Vault deletes an entry whose rollback returns nil; this one is
+		// left for a node that may write. Vault's rollback manager takes a
+		// read-only error as nothing to do.
+		return fmt.Errorf("rotations are settled only where storage is writable: %w", logical.ErrReadOnly)
+	}
 	if kind != walKindRotation {
 		return nil
 	}
-	var w rotationWAL
-	raw, err := json.Marshal(data)
-	if err == nil {
-		err = json.Unmarshal(raw, &w)
-	}
-	if err != nil || w.Role == "" {
+	w, ok := decodeWAL(data)
+	if !ok {
 		b.Logger().Warn("dropping an unreadable rotation WAL entry")
 		return nil
 	}
@@ -777,8 +785,14 @@ func (b *backend) walRollback(ctx context.Context, req *logical.Request, kind st
 	if err != nil {
 		return err
 	}
-	if role == nil {
-		b.Logger().Info("role deleted during its rotation; nothing to recover", "role", w.Role, "vendor", w.Vendor)
+	if role == nil || role.Generation != w.Generation {
+		// The role was deleted, and perhaps made again for another
+		// account: nothing here is its to settle, least of all at the vendor.
+		log := b.Logger().With("role", w.Role, "vendor", w.Vendor)
+		if w.NewClientID != "" {
+			log = log.With("unused_api_client", w.NewClientID)
+		}
+		log.Info("role deleted during its rotation; nothing to recover")
 		return nil
 	}
 	if !w.Started.IsZero() && role.AccountSince.After(w.Started) {
@@ -816,6 +830,51 @@ func (b *backend) walRollback(ctx context.Context, req *logical.Request, kind st
 	return err
 }
 
+// endRotations deletes the WAL entries of a deleted role's unfinished
+// rotations, without a vendor call: whatever they began at the vendor is no
+// longer Vault's to finish. An entry left behind is harmless, being bound
+// to the deleted role's generation. It answers with what the operator may
+// have to clean up at the vendor.
+func (b *backend) endRotations(ctx context.Context, s logical.Storage, name string) *logical.Response {
+	ids, err := framework.ListWAL(ctx, s)
+	if err != nil {
+		b.Logger().Warn("listing the deleted role's unfinished rotations failed; they will be dropped by Vault's rollback", "role", name, "error", err.Error())
+		return nil
+	}
+	var resp *logical.Response
+	for _, id := range ids {
+		e, err := framework.GetWAL(ctx, s, id)
+		if err != nil || e == nil || e.Kind != walKindRotation {
+			continue
+		}
+		w, ok := decodeWAL(e.Data)
+		if !ok || w.Role != name {
+			continue
+		}
+		if err := framework.DeleteWAL(ctx, s, id); err != nil {
+			b.Logger().Warn("deleting a deleted role's rotation WAL entry failed; Vault's rollback will drop it", "role", name, "error", err.Error())
+			continue
+		}
+		if w.NewClientID != "" {
+			if resp == nil {
+				resp = &logical.Response{}
+			}
+			resp.AddWarning(fmt.Sprintf("an unfinished rotation of this role had created %s API client %s, which nothing uses now: delete it at the vendor", w.Vendor, w.NewClientID))
+		}
+	}
+	return resp
+}
+
+// decodeWAL reads a rotation WAL entry's data as GetWAL returns it.
+func decodeWAL(data any) (rotationWAL, bool) {
+	var w rotationWAL
+	raw, err := json.Marshal(data)
+	if err == nil {
+		err = json.Unmarshal(raw, &w)
+	}
+	return w, err == nil && w.Role != ""
+}
+
 // initialize settles, in the background, the rotations that a crash or a
 // lost leadership left unfinished, as soon as this node can write: no
 // rotation of this process can be under way yet, so there is no reason to
@@ -839,6 +898,9 @@ func (b *backend) initialize(ctx context.Context, req *logical.InitializationReq
 
 // recoverAll settles every rotation WAL entry, whatever its age.
 func (b *backend) recoverAll(ctx context.Context, s logical.Storage) {
+	if !b.WriteSafeReplicationState() {
+		return
+	}
 	ids, err := framework.ListWAL(ctx, s)
 	if err != nil {
 		b.Logger().Warn("listing unfinished rotations failed; Vault's rollback will find them", "error", err.Error())

@@ -35,64 +35,35 @@ func defaultConfig() *configEntry {
 	return &configEntry{RequestTimeout: defaultRequestTimeout, MaxRetries: defaultMaxRetries}
 }
 
-// checkURL enforces the policy on a URL about to be called or stored.
-func (c *configEntry) checkURL(u *url.URL) error {
+// checkURL enforces the policy on a URL about to be called or stored; field
+// names the role field that holds it (base_url, or token_url for oauth2).
+// An IP literal where no vendor lives (link-local, unspecified, multicast)
+// is refused whatever allowed_hosts says; the dialer refuses names that
+// resolve there.
+func (c *configEntry) checkURL(field string, u *url.URL) error {
+	host := u.Hostname()
+	_, addr, err := normalHost(host)
+	if err != nil {
+		return &client.FieldError{Field: field, Msg: fmt.Sprintf("host %q %s", host, err)}
+	}
+	if addr.IsValid() {
+		if why := client.BlockedAddress(addr); why != "" {
+			return &client.FieldError{Field: field, Msg: fmt.Sprintf("host %q is %s; it is never called, whatever allowed_hosts says", host, why)}
+		}
+	}
 	if u.Scheme == "http" && !c.AllowHTTP {
-		return &client.FieldError{Field: "base_url", Msg: fmt.Sprintf("uses plain http (%s); use https, or set allow_http=true on vendor/config for a test vendor", u.Host)}
+		return &client.FieldError{Field: field, Msg: fmt.Sprintf("uses plain http (%s); use https, or set allow_http=true on vendor/config for a test vendor", u.Host)}
 	}
-	if len(c.AllowedHosts) > 0 && !hostAllowed(c.AllowedHosts, u.Hostname()) {
-		return &client.FieldError{Field: "base_url", Msg: fmt.Sprintf("host %q is not in config allowed_hosts %v", u.Hostname(), c.AllowedHosts)}
+	if len(c.AllowedHosts) > 0 && !hostAllowed(c.AllowedHosts, host) {
+		return &client.FieldError{Field: field, Msg: fmt.Sprintf("host %q is not in config allowed_hosts %v", host, c.AllowedHosts)}
 	}
 	return nil
 }
 
-// hostAllowed matches host against patterns where "*" stands for exactly one
-// DNS label: "*.cyral.com" matches "acme.cyral.com", not "cyral.com" or
-// "a.b.cyral.com".
-func hostAllowed(patterns []string, host string) bool {
-	host = strings.ToLower(strings.TrimSuffix(host, "."))
-	hl := strings.Split(host, ".")
-	for _, p := range patterns {
-		pl := strings.Split(p, ".")
-		if len(pl) != len(hl) {
-			continue
-		}
-		ok := true
-		for i := range pl {
-			if pl[i] != "*" && pl[i] != hl[i] {
-				ok = false
-				break
-			}
-		}
-		if ok {
-			return true
-		}
-	}
-	return false
-}
-
-// checkHostPattern validates one allowed_hosts entry.
-func checkHostPattern(p string) error {
-	if p == "" {
-		return fmt.Errorf("has an empty entry")
-	}
-	if strings.ContainsAny(p, "/:@?# ") && !strings.Contains(p, "::") {
-		return fmt.Errorf("entry %q must be a host name pattern like *.cyral.com, without scheme, port or path", p)
-	}
-	literal := false
-	for _, l := range strings.Split(p, ".") {
-		switch {
-		case l == "*":
-		case l == "" || strings.Contains(l, "*"):
-			return fmt.Errorf("entry %q: * must stand alone for one whole label, as in *.cyral.com or api.*.code42.com", p)
-		default:
-			literal = true
-		}
-	}
-	if !literal {
-		return fmt.Errorf("entry %q matches almost any host; name at least one label", p)
-	}
-	return nil
+// urlChecker is checkURL for the URLs of one role field, as the HTTP
+// layer calls it before every request.
+func (c *configEntry) urlChecker(field string) func(*url.URL) error {
+	return func(u *url.URL) error { return c.checkURL(field, u) }
 }
 
 func pathConfig(b *backend) []*framework.Path {
@@ -215,8 +186,8 @@ func (b *backend) pathConfigWrite(ctx context.Context, req *logical.Request, d *
 	if v, ok := d.GetOk("allowed_hosts"); ok {
 		hosts := []string{}
 		for _, h := range v.([]string) {
-			h = strings.ToLower(strings.TrimSpace(h))
-			if err := checkHostPattern(h); err != nil {
+			h, err := normalPattern(h)
+			if err != nil {
 				return logical.ErrorResponse("allowed_hosts %s", err), nil
 			}
 			hosts = append(hosts, h)

@@ -75,7 +75,7 @@ func pathConfig(b *backend) []*framework.Path {
 		Fields: map[string]*framework.FieldSchema{
 			"allowed_hosts": {
 				Type:        framework.TypeCommaStringSlice,
-				Description: "Host patterns a role's URL must match, checked at role write and again at every call. '*' stands for one DNS label: *.cyral.com, api.*.code42.com. Empty allows any host.",
+				Description: "Hosts a role's URL may name, checked at role write and again at every call: host name patterns, where '*' stands for exactly one DNS label (*.cyral.com matches acme.cyral.com, not cyral.com or a.b.cyral.com; api.*.code42.com), and IP addresses or CIDRs (127.0.0.1, 10.0.0.0/8, fd00::/8). Names are matched in IDNA ASCII form, lower case, without a trailing dot; a URL host not already in that form is refused. An IP literal host matches only IP and CIDR entries, and a name only name patterns; address-like patterns (10.*.*.*) and zone ids are refused. Empty allows any host. Link-local (169.254.0.0/16, fe80::/10), unspecified and multicast addresses are never connected to, whatever this says.",
 			},
 			"allow_http": {
 				Type:        framework.TypeBool,
@@ -120,10 +120,20 @@ const configHelp = `
 Settings that apply to every role of this mount. Reading returns the values in
 force (defaults when nothing was written); deleting restores the defaults.
 
-  allowed_hosts    host patterns a role URL must match (empty: any host)
+  allowed_hosts    hosts a role URL may name (empty: any host): name patterns
+                   where * is exactly one DNS label (*.cyral.com matches
+                   acme.cyral.com, not a.b.cyral.com), IP addresses and CIDRs
+                   (10.0.0.0/8, fd00::/8); a pattern like 10.*.*.* is refused
+                   in favour of a CIDR. Names are compared in IDNA ASCII, lower
+                   case, without a trailing dot, and a URL host not already in
+                   that form is refused, as are zone ids
   allow_http       allow plain-http vendor URLs (default false)
   request_timeout  per-attempt time limit (default 10s)
   max_retries      retries on network errors, 429 and 5xx (default 2)
+
+Whatever allowed_hosts says, no connection is made to a link-local address
+(169.254.0.0/16, fe80::/10, where cloud metadata services listen), an
+unspecified one (0.0.0.0, ::) or a multicast one, after DNS resolution.
 `
 
 // config returns the mount's config, cached in memory.

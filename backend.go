@@ -303,16 +303,19 @@ func (b *backend) newRoleState(name string, role *roleEntry, cfg *configEntry) (
 	return &roleState{name: name, role: role, vendor: v, http: h}, nil
 }
 
-// httpKey names a shareable HTTP client: the CA it trusts and the config
-// (itself, not its contents: a config change makes a new one).
+// httpKey names a shareable HTTP client: the CA it trusts, the config
+// (itself, not its contents: a config change makes a new one) and the role
+// field its URLs come from, which host policy errors name.
 type httpKey struct {
-	ca  [sha256.Size]byte
-	cfg *configEntry
+	ca    [sha256.Size]byte
+	cfg   *configEntry
+	field string
 }
 
 // newHTTP returns the HTTP client for the role's CA under cfg, shared.
 func (b *backend) newHTTP(role *roleEntry, cfg *configEntry) (*client.HTTP, error) {
-	key := httpKey{ca: sha256.Sum256([]byte(role.CACert)), cfg: cfg}
+	field := urlField(role.Vendor)
+	key := httpKey{ca: sha256.Sum256([]byte(role.CACert)), cfg: cfg, field: field}
 	if v, ok := b.https.Load(key); ok {
 		return v.(*client.HTTP), nil
 	}
@@ -321,7 +324,7 @@ func (b *backend) newHTTP(role *roleEntry, cfg *configEntry) (*client.HTTP, erro
 		MaxRetries: cfg.MaxRetries,
 		CACertPEM:  role.CACert,
 		UserAgent:  "vault-plugin-secrets-vendor/" + Version,
-		CheckURL:   cfg.checkURL,
+		CheckURL:   cfg.urlChecker(field),
 		Now:        b.now,
 	})
 	if err != nil {

@@ -3,6 +3,7 @@ package vendor
 import (
 	"context"
 	"encoding/json"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -73,23 +74,45 @@ func FuzzRoleWrite(f *testing.F) {
 	})
 }
 
-// FuzzHostPattern: a host an accepted pattern allows has as many labels,
-// and every label that is not "*" is the pattern's own.
+// FuzzHostPattern: a host an accepted entry allows is in normal form (ASCII,
+// no zone id); an IP literal host is allowed only by an address or CIDR
+// entry holding it, and a name only by a name pattern with as many labels,
+// every one of which that is not "*" is the host's own.
 func FuzzHostPattern(f *testing.F) {
 	for _, s := range [][2]string{
 		{"*.cyral.com", "acme.cyral.com"}, {"*.cyral.com", "cyral.com"}, {"*.cyral.com", "a.b.cyral.com"},
+		{"*.cyral.com", "acme.cyral.com.evil.io"},
 		{"api.*.code42.com", "api.us2.code42.com"}, {"api.*.code42.com", "API.US.CODE42.COM."},
 		{"127.0.0.1", "127.0.0.1"}, {"*.*", "a.b"}, {"a*.com", "ab.com"}, {"", ""}, {"::1", "::1"},
+		{"*.cyral.com", "::ffff:7f00:1%x.cyral.com"}, {"*.cyral.com", "evil\u3002acme.cyral.com"},
+		{"*.cyral.com", "evil\uff0eacme.cyral.com"}, {"*.cyral.com", "evil\uff61acme.cyral.com"},
+		{"10.*.*.*", "10.attacker.example.com"}, {"10.0.0.0/8", "10.attacker.example.com"},
+		{"10.0.0.0/8", "10.1.2.3"}, {"10.0.0.0/8", "::ffff:10.1.2.3"}, {"::1/128", "::1"},
+		{"127.0.0.0/8", "127.1"}, {"*.0.0.1", "127.0.0.1"}, {"fe80::1%eth0", "fe80::1%eth0"},
 	} {
 		f.Add(s[0], s[1])
 	}
 	f.Fuzz(func(t *testing.T, pattern, host string) {
-		pattern = strings.ToLower(strings.TrimSpace(pattern))
-		if checkHostPattern(pattern) != nil || !hostAllowed([]string{pattern}, host) {
+		p, err := normalPattern(pattern)
+		if err != nil || !hostAllowed([]string{pattern}, host) {
 			return
 		}
-		pl := strings.Split(pattern, ".")
-		hl := strings.Split(strings.ToLower(strings.TrimSuffix(host, ".")), ".")
+		name, addr, err := normalHost(host)
+		if err != nil || !isASCII(host) || strings.Contains(host, "%") {
+			t.Fatalf("%q allowed %q, which is not in normal form", pattern, host)
+		}
+		pr, perr := netip.ParsePrefix(p)
+		a, aerr := netip.ParseAddr(p)
+		if addr.IsValid() {
+			if !(perr == nil && pr.Contains(addr)) && !(aerr == nil && a == addr) {
+				t.Fatalf("%q allowed the address %q", pattern, host)
+			}
+			return
+		}
+		if perr == nil || aerr == nil {
+			t.Fatalf("the address entry %q allowed the name %q", pattern, host)
+		}
+		pl, hl := strings.Split(p, "."), strings.Split(name, ".")
 		if len(pl) != len(hl) {
 			t.Fatalf("%q allowed %q", pattern, host)
 		}

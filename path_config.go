@@ -35,64 +35,35 @@ func defaultConfig() *configEntry {
 	return &configEntry{RequestTimeout: defaultRequestTimeout, MaxRetries: defaultMaxRetries}
 }
 
-// checkURL enforces the policy on a URL about to be called or stored.
-func (c *configEntry) checkURL(u *url.URL) error {
+// checkURL enforces the policy on a URL about to be called or stored; field
+// names the role field that holds it (base_url, or token_url for oauth2).
+// An IP literal where no vendor lives (link-local, unspecified, multicast)
+// is refused whatever allowed_hosts says; the dialer refuses names that
+// resolve there.
+func (c *configEntry) checkURL(field string, u *url.URL) error {
+	host := u.Hostname()
+	_, addr, err := normalHost(host)
+	if err != nil {
+		return &client.FieldError{Field: field, Msg: fmt.Sprintf("host %q %s", host, err)}
+	}
+	if addr.IsValid() {
+		if why := client.BlockedAddress(addr); why != "" {
+			return &client.FieldError{Field: field, Msg: fmt.Sprintf("host %q is %s; it is never called, whatever allowed_hosts says", host, why)}
+		}
+	}
 	if u.Scheme == "http" && !c.AllowHTTP {
-		return &client.FieldError{Field: "base_url", Msg: fmt.Sprintf("uses plain http (%s); use https, or set allow_http=true on vendor/config for a test vendor", u.Host)}
+		return &client.FieldError{Field: field, Msg: fmt.Sprintf("uses plain http (%s); use https, or set allow_http=true on vendor/config for a test vendor", u.Host)}
 	}
-	if len(c.AllowedHosts) > 0 && !hostAllowed(c.AllowedHosts, u.Hostname()) {
-		return &client.FieldError{Field: "base_url", Msg: fmt.Sprintf("host %q is not in config allowed_hosts %v", u.Hostname(), c.AllowedHosts)}
+	if len(c.AllowedHosts) > 0 && !hostAllowed(c.AllowedHosts, host) {
+		return &client.FieldError{Field: field, Msg: fmt.Sprintf("host %q is not in config allowed_hosts %v", host, c.AllowedHosts)}
 	}
 	return nil
 }
 
-// hostAllowed matches host against patterns where "*" stands for exactly one
-// DNS label: "*.cyral.com" matches "acme.cyral.com", not "cyral.com" or
-// "a.b.cyral.com".
-func hostAllowed(patterns []string, host string) bool {
-	host = strings.ToLower(strings.TrimSuffix(host, "."))
-	hl := strings.Split(host, ".")
-	for _, p := range patterns {
-		pl := strings.Split(p, ".")
-		if len(pl) != len(hl) {
-			continue
-		}
-		ok := true
-		for i := range pl {
-			if pl[i] != "*" && pl[i] != hl[i] {
-				ok = false
-				break
-			}
-		}
-		if ok {
-			return true
-		}
-	}
-	return false
-}
-
-// checkHostPattern validates one allowed_hosts entry.
-func checkHostPattern(p string) error {
-	if p == "" {
-		return fmt.Errorf("has an empty entry")
-	}
-	if strings.ContainsAny(p, "/:@?# ") && !strings.Contains(p, "::") {
-		return fmt.Errorf("entry %q must be a host name pattern like *.cyral.com, without scheme, port or path", p)
-	}
-	literal := false
-	for _, l := range strings.Split(p, ".") {
-		switch {
-		case l == "*":
-		case l == "" || strings.Contains(l, "*"):
-			return fmt.Errorf("entry %q: * must stand alone for one whole label, as in *.cyral.com or api.*.code42.com", p)
-		default:
-			literal = true
-		}
-	}
-	if !literal {
-		return fmt.Errorf("entry %q matches almost any host; name at least one label", p)
-	}
-	return nil
+// urlChecker is checkURL for the URLs of one role field, as the HTTP
+// layer calls it before every request.
+func (c *configEntry) urlChecker(field string) func(*url.URL) error {
+	return func(u *url.URL) error { return c.checkURL(field, u) }
 }
 
 func pathConfig(b *backend) []*framework.Path {
@@ -104,7 +75,7 @@ func pathConfig(b *backend) []*framework.Path {
 		Fields: map[string]*framework.FieldSchema{
 			"allowed_hosts": {
 				Type:        framework.TypeCommaStringSlice,
-				Description: "Host patterns a role's URL must match, checked at role write and again at every call. '*' stands for one DNS label: *.cyral.com, api.*.code42.com. Empty allows any host.",
+				Description: "Hosts a role's URL may name, checked at role write and again at every call: host name patterns, where '*' stands for exactly one DNS label (*.cyral.com matches acme.cyral.com, not cyral.com or a.b.cyral.com; api.*.code42.com), and IP addresses or CIDRs (127.0.0.1, 10.0.0.0/8, fd00::/8). Names are matched in IDNA ASCII form, lower case, without a trailing dot; a URL host not already in that form is refused. An IP literal host matches only IP and CIDR entries, and a name only name patterns; address-like patterns (10.*.*.*) and zone ids are refused. Empty allows any host. Link-local (169.254.0.0/16, fe80::/10), unspecified and multicast addresses are never connected to, whatever this says.",
 			},
 			"allow_http": {
 				Type:        framework.TypeBool,
@@ -149,10 +120,20 @@ const configHelp = `
 Settings that apply to every role of this mount. Reading returns the values in
 force (defaults when nothing was written); deleting restores the defaults.
 
-  allowed_hosts    host patterns a role URL must match (empty: any host)
+  allowed_hosts    hosts a role URL may name (empty: any host): name patterns
+                   where * is exactly one DNS label (*.cyral.com matches
+                   acme.cyral.com, not a.b.cyral.com), IP addresses and CIDRs
+                   (10.0.0.0/8, fd00::/8); a pattern like 10.*.*.* is refused
+                   in favour of a CIDR. Names are compared in IDNA ASCII, lower
+                   case, without a trailing dot, and a URL host not already in
+                   that form is refused, as are zone ids
   allow_http       allow plain-http vendor URLs (default false)
   request_timeout  per-attempt time limit (default 10s)
   max_retries      retries on network errors, 429 and 5xx (default 2)
+
+Whatever allowed_hosts says, no connection is made to a link-local address
+(169.254.0.0/16, fe80::/10, where cloud metadata services listen), an
+unspecified one (0.0.0.0, ::) or a multicast one, after DNS resolution.
 `
 
 // config returns the mount's config, cached in memory.
@@ -215,8 +196,8 @@ func (b *backend) pathConfigWrite(ctx context.Context, req *logical.Request, d *
 	if v, ok := d.GetOk("allowed_hosts"); ok {
 		hosts := []string{}
 		for _, h := range v.([]string) {
-			h = strings.ToLower(strings.TrimSpace(h))
-			if err := checkHostPattern(h); err != nil {
+			h, err := normalPattern(h)
+			if err != nil {
 				return logical.ErrorResponse("allowed_hosts %s", err), nil
 			}
 			hosts = append(hosts, h)

@@ -2,7 +2,6 @@ package vendor
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/url"
 	"sort"
@@ -579,11 +578,7 @@ func (b *backend) validateRole(name string, r *roleEntry, cfg *configEntry) erro
 	if err != nil {
 		return &client.FieldError{Field: urlField(r.Vendor), Msg: "is not a valid URL"}
 	}
-	if err := cfg.checkURL(u); err != nil {
-		var fe *client.FieldError
-		if errors.As(err, &fe) {
-			fe.Field = urlField(r.Vendor)
-		}
+	if err := cfg.checkURL(urlField(r.Vendor), u); err != nil {
 		return err
 	}
 	if r.CACert != "" {

@@ -53,6 +53,8 @@ type Options struct {
 // only caPEM when it is set.
 func newTransport(caPEM string, timeout time.Duration) (*http.Transport, error) {
 	tr := cleanhttp.DefaultPooledTransport()
+	// Checks every address a connection goes to, after DNS.
+	tr.DialContext = newDialer().DialContext
 	tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
 	tr.TLSHandshakeTimeout = timeout
 	tr.ResponseHeaderTimeout = timeout
@@ -156,7 +158,11 @@ func (h *HTTP) shouldRetry(ctx context.Context, resp *http.Response, err error) 
 		return false, nil
 	}
 	if err != nil {
-		// Bad certificates, bad schemes and the like cannot heal.
+		// Bad certificates, bad schemes, refused addresses and the like cannot heal.
+		var be *BlockedAddressError
+		if errors.As(err, &be) {
+			return false, nil
+		}
 		return retryablehttp.DefaultRetryPolicy(ctx, resp, err)
 	}
 	if resp.StatusCode >= 500 && ctx.Value(logonAttempt{}) != nil {
@@ -330,7 +336,10 @@ func classifyNetError(err error) (string, string) {
 	var ce *tls.CertificateVerificationError
 	var ue x509.UnknownAuthorityError
 	var he x509.HostnameError
+	var be *BlockedAddressError
 	switch {
+	case errors.As(err, &be):
+		return ClassBlocked, detail
 	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
 		return ClassTimeout, detail
 	case errors.Is(err, syscall.ECONNREFUSED):

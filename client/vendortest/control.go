@@ -23,6 +23,13 @@ type FaultRequest struct {
 	DelayMS    int    `json:"delay_ms,omitempty"`
 	Times      int    `json:"times,omitempty"`
 	Apply      bool   `json:"apply,omitempty"`
+	// Echo and Location: see Fault.
+	Echo     string `json:"echo,omitempty"`
+	Location string `json:"location,omitempty"`
+	// RequestSet, ReplySet and ReplyDrop: see Fault.
+	RequestSet map[string]json.RawMessage `json:"request_set,omitempty"`
+	ReplySet   map[string]json.RawMessage `json:"reply_set,omitempty"`
+	ReplyDrop  []string                   `json:"reply_drop,omitempty"`
 }
 
 // AccountRequest adds an account to a fake through the control API. A privx
@@ -48,6 +55,7 @@ type AccountRequest struct {
 //	POST /account   AccountRequest  add an account
 //	POST /secret    {"vendor","id","secret"}  204 if it is the account's secret, 409 if not
 //	GET  /secrets                   every secret any account ever had
+//	GET  /leaks                     every form of them (LeakForms), Basic pairs included
 func ControlHandler(fakes map[string]*Fake) http.Handler {
 	mux := http.NewServeMux()
 	fake := func(w http.ResponseWriter, name string) *Fake {
@@ -71,6 +79,13 @@ func ControlHandler(fakes map[string]*Fake) http.Handler {
 		}
 		writeJSON(w, http.StatusOK, out)
 	})
+	mux.HandleFunc("GET /leaks", func(w http.ResponseWriter, r *http.Request) {
+		var out []string
+		for _, f := range fakes {
+			out = append(out, f.LeakForms()...)
+		}
+		writeJSON(w, http.StatusOK, dedupe(out))
+	})
 	mux.HandleFunc("POST /fault", func(w http.ResponseWriter, r *http.Request) {
 		var fr FaultRequest
 		if err := json.NewDecoder(r.Body).Decode(&fr); err != nil {
@@ -79,7 +94,8 @@ func ControlHandler(fakes map[string]*Fake) http.Handler {
 		}
 		if f := fake(w, fr.Vendor); f != nil {
 			f.Inject(fr.Endpoint, Fault{Status: fr.Status, RetryAfter: fr.RetryAfter, Body: fr.Body,
-				Delay: time.Duration(fr.DelayMS) * time.Millisecond, Times: fr.Times, Apply: fr.Apply})
+				Delay: time.Duration(fr.DelayMS) * time.Millisecond, Times: fr.Times, Apply: fr.Apply,
+				Echo: fr.Echo, Location: fr.Location, RequestSet: fr.RequestSet, ReplySet: fr.ReplySet, ReplyDrop: fr.ReplyDrop})
 			w.WriteHeader(http.StatusNoContent)
 		}
 	})

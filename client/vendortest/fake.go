@@ -66,6 +66,21 @@ type Fault struct {
 	// only then delays, holds or replaces the answer: a reply lost after the
 	// vendor acted.
 	Apply bool
+	// Echo answers the way a careless vendor's error page does, echoing the
+	// request's credentials: EchoHTML, EchoJSON, EchoJSONHTML, EchoTruncated
+	// or EchoRedirect. Status, when set, is its status.
+	Echo string
+	// Location is where an EchoRedirect points (the credentials go in its
+	// query); empty means https://login.example.invalid/.
+	Location string
+	// RequestSet replaces top-level fields of a JSON request body before the
+	// real handler sees it: a vendor that applies something other than what
+	// it was sent.
+	RequestSet map[string]json.RawMessage
+	// ReplySet replaces, and ReplyDrop removes, top-level fields of the real
+	// handler's JSON reply (a JSON null sets the field to null).
+	ReplySet  map[string]json.RawMessage
+	ReplyDrop []string
 }
 
 // Option configures a Fake.
@@ -96,6 +111,7 @@ type Fake struct {
 	lastForm   map[string]url.Values
 	lastHeader map[string]http.Header
 	everSecret map[string]bool // every secret an account ever had
+	everPair   map[Pair]bool   // every id and secret sent together in Basic credentials
 	nextID     int
 	// privx: the OAuth client that fronts every API client.
 	oauthID, oauthSecret string
@@ -152,6 +168,7 @@ func New(vendor string, opts ...Option) *Fake {
 		lastForm:   map[string]url.Values{},
 		lastHeader: map[string]http.Header{},
 		everSecret: map[string]bool{},
+		everPair:   map[Pair]bool{},
 	}
 	for _, o := range opts {
 		o(f)
@@ -181,6 +198,7 @@ func (f *Fake) addAccount(a Account) {
 		a.UUID = f.newUUID()
 	}
 	f.everSecret[a.Secret], f.everSecret[a.OAuthClientSecret] = true, true
+	f.everPair[Pair{a.ID, a.Secret}], f.everPair[Pair{a.OAuthClientID, a.OAuthClientSecret}] = true, true
 	if f.oauthID == "" && a.OAuthClientID != "" {
 		f.oauthID, f.oauthSecret = a.OAuthClientID, a.OAuthClientSecret
 	}
@@ -231,6 +249,7 @@ func (f *Fake) setSecret(id, secret string) bool {
 	if ok {
 		a.Secret = secret
 		f.everSecret[secret] = true
+		f.everPair[Pair{id, secret}] = true
 	}
 	return ok
 }
@@ -248,6 +267,18 @@ func (f *Fake) SecretsEver() []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// LeakForms lists every form (SecretForms, BasicForms) of every secret any
+// account of the fake ever had, for searches that must find none of them.
+func (f *Fake) LeakForms() []string {
+	f.mu.Lock()
+	pairs := make([]Pair, 0, len(f.everPair))
+	for p := range f.everPair {
+		pairs = append(pairs, p)
+	}
+	f.mu.Unlock()
+	return LeakForms(f.SecretsEver(), pairs)
 }
 
 // byUUID finds an account by its admin-API id.
@@ -420,10 +451,14 @@ func (f *Fake) endpoint(name string, h http.HandlerFunc) http.HandlerFunc {
 			h(w, r)
 			return
 		}
+		if fault.RequestSet != nil {
+			setRequestFields(r, fault.RequestSet)
+		}
 		var applied *httptest.ResponseRecorder
-		if fault.Apply {
+		if fault.Apply || fault.ReplySet != nil || fault.ReplyDrop != nil {
 			applied = httptest.NewRecorder()
 			h(applied, r)
+			editReply(applied, fault.ReplySet, fault.ReplyDrop)
 		}
 		if fault.Delay > 0 {
 			t := time.NewTimer(fault.Delay)
@@ -440,6 +475,10 @@ func (f *Fake) endpoint(name string, h http.HandlerFunc) http.HandlerFunc {
 				return
 			case <-fault.Hold:
 			}
+		}
+		if fault.Echo != "" {
+			writeEcho(w, r, fault)
+			return
 		}
 		if fault.Status == 0 && fault.Body == "" {
 			if applied != nil {

@@ -5,6 +5,7 @@ package client
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"net/url"
 	"sort"
@@ -33,9 +34,21 @@ type Creds struct {
 	TokenParams map[string]string
 }
 
-// Secrets lists the values that must never appear in an error text.
+// Secrets lists the values that must never appear in an error text: the
+// secrets, and the base64 of each Basic pair they travel in (privx's OAuth
+// client and incydr send the pair raw, oauth2 form-encodes it first), which
+// a vendor may echo from the Authorization header.
 func (c Creds) Secrets() []string {
-	return []string{c.ClientSecret, c.OAuthClientSecret}
+	out := []string{c.ClientSecret, c.OAuthClientSecret}
+	b64 := base64.StdEncoding.EncodeToString
+	if c.ClientSecret != "" {
+		out = append(out, b64([]byte(c.ClientID+":"+c.ClientSecret)),
+			b64([]byte(url.QueryEscape(c.ClientID)+":"+url.QueryEscape(c.ClientSecret))))
+	}
+	if c.OAuthClientSecret != "" {
+		out = append(out, b64([]byte(c.OAuthClientID+":"+c.OAuthClientSecret)))
+	}
+	return out
 }
 
 // Token is a minted bearer token.

@@ -116,7 +116,7 @@ func parseIdentityEnvelope(op string, data []byte, secrets []string) (json.RawMe
 	}
 	if !*env.Success {
 		return nil, &RejectedError{Vendor: vendor, Op: op, Status: http.StatusOK,
-			Code: clip(redact(env.ErrorCode, secrets), 100), Message: clip(redact(env.Message, secrets), 300)}
+			Code: quote(env.ErrorCode, 100, secrets), Message: quote(env.Message, 300, secrets)}
 	}
 	return env.Result, nil
 }

@@ -1,12 +1,14 @@
 package client
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/url"
+	"mime"
 	"sort"
 	"strings"
+	"unicode/utf16"
 	"unicode/utf8"
 )
 
@@ -89,108 +91,380 @@ func IsRefusal(err error) bool {
 	return errors.As(err, &re)
 }
 
-// redact removes every non-empty secret from s, also as it looks inside a
-// JSON string or a URL, where a vendor may echo it. Longer secrets go
-// first, so that a secret that contains another leaves no tail behind.
+// Vendor text is quoted only from the error fields vendorMessage names, each
+// cut to a few hundred bytes; anything else a vendor sends is described, not
+// quoted. Redaction is the second guard on what is quoted, and on transport
+// error texts. Its rules:
+//
+//   - A secret is searched for as given and in every form it takes on the
+//     way to a vendor and back: percent-encoded (either case of hex, with or
+//     without '+' for space), HTML-escaped (named and numeric entities),
+//     JSON- or JavaScript-escaped, and up to two of these layered. The
+//     base64 of each Basic pair is one of the secrets (Creds.Secrets and
+//     do add it), so its truncations count too.
+//   - A vendor may echo a secret cut short, so any run of at least
+//     minRedact bytes that matches the start of a secret is redacted as far
+//     as it matches.
+//   - A secret shorter than minRedact cannot be redacted without the
+//     markers' positions spelling it out, so a text that holds one in any
+//     form is withheld whole.
+//   - All matches are found first and the output is built once: a marker is
+//     never searched again, and the output grows by at most the length of
+//     a marker per match (each of which covers at least minRedact bytes).
+const (
+	minRedact    = 6
+	redactedMark = "[redacted]"
+	withheldMark = "[withheld: it may hold a secret]"
+)
+
+// redact returns s with every secret removed, by the rules above.
 func redact(s string, secrets []string) string {
-	sorted := append([]string(nil), secrets...)
-	sort.Slice(sorted, func(i, j int) bool { return len(sorted[i]) > len(sorted[j]) })
-	for _, sec := range sorted {
-		if sec == "" {
+	long, short := needles(secrets)
+	if s == "" || len(long)+len(short) == 0 {
+		return s
+	}
+	clean := func(t string) bool {
+		spans, withhold := find(t, long, short)
+		return len(spans) == 0 && !withhold
+	}
+	if spans, withhold := find(s, long, short); !withhold {
+		// Checked once more: a marker next to the text around it could
+		// still spell a secret.
+		if out := cover(s, spans); clean(out) {
+			return out
+		}
+	}
+	if clean(withheldMark) {
+		return withheldMark
+	}
+	return ""
+}
+
+// needles splits the distinct non-empty secrets into those long enough to
+// redact and those too short to.
+func needles(secrets []string) (long, short []string) {
+	seen := map[string]bool{}
+	for _, sec := range secrets {
+		if sec == "" || seen[sec] {
 			continue
 		}
-		quoted, _ := json.Marshal(sec)
-		for _, form := range []string{sec, string(quoted[1 : len(quoted)-1]), url.QueryEscape(sec), url.PathEscape(sec)} {
-			s = strings.ReplaceAll(s, form, "[redacted]")
+		seen[sec] = true
+		if len(sec) >= minRedact {
+			long = append(long, sec)
+		} else {
+			short = append(short, sec)
 		}
 	}
-	return s
+	return long, short
 }
 
-// scrub redacts text, and redacts it again with percent-encoding undone
-// (as in a path, and as in a form) when that reveals a secret some encoder
-// escaped differently from Go (lower-case %2f, JavaScript's unescaped
-// !'()*). Undoing is tolerant: one stray '%' must not hide the rest.
-func scrub(text string, secrets []string) string {
-	text = redact(text, secrets)
-	for _, plus := range []bool{false, true} {
-		if u := unescapeLoose(text, plus); u != text {
-			if r := redact(u, secrets); r != u {
-				return r
+// span is a half-open byte range of the source text.
+type span struct{ from, to int }
+
+// find returns the source spans that match a long needle (or a prefix of
+// at least minRedact bytes of one) in any view of s, and whether a short
+// needle appears in any view.
+func find(s string, long, short []string) ([]span, bool) {
+	var spans []span
+	withhold := false
+	for _, v := range views(s) {
+		for _, n := range short {
+			if strings.Contains(v.text, n) {
+				withhold = true
 			}
 		}
-	}
-	return text
-}
-
-// unescapeLoose decodes every valid %XX escape, and '+' as a space when
-// plus is set, leaving everything else as it is.
-func unescapeLoose(s string, plus bool) string {
-	hex := func(c byte) (byte, bool) {
-		switch {
-		case c >= '0' && c <= '9':
-			return c - '0', true
-		case c >= 'a' && c <= 'f':
-			return c - 'a' + 10, true
-		case c >= 'A' && c <= 'F':
-			return c - 'A' + 10, true
-		}
-		return 0, false
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c == '%' && i+2 < len(s) {
-			hi, ok1 := hex(s[i+1])
-			lo, ok2 := hex(s[i+2])
-			if ok1 && ok2 {
-				b.WriteByte(hi<<4 | lo)
-				i += 2
+		for _, n := range long {
+			if !strings.Contains(v.text, n[:minRedact]) {
 				continue
 			}
+			for i, l := range prefixMatches(n, v.text) {
+				if l >= minRedact {
+					spans = append(spans, span{v.from[i], v.to[i+l-1]})
+				}
+			}
 		}
-		if c == '+' && plus {
-			c = ' '
-		}
-		b.WriteByte(c)
 	}
+	return spans, withhold
+}
+
+// prefixMatches returns, for each position of text, how many bytes from
+// there match the start of needle (the Z-function of needle+text, capped at
+// the needle's length), in time linear in both.
+func prefixMatches(needle, text string) []int {
+	m := len(needle)
+	at := func(i int) byte {
+		if i < m {
+			return needle[i]
+		}
+		return text[i-m]
+	}
+	n := m + len(text)
+	z := make([]int, n)
+	for i, l, r := 1, 0, 0; i < n; i++ {
+		if i < r {
+			z[i] = min(r-i, z[i-l])
+		}
+		for i+z[i] < n && at(z[i]) == at(i+z[i]) {
+			z[i]++
+		}
+		if i+z[i] > r {
+			l, r = i, i+z[i]
+		}
+	}
+	out := z[m:]
+	for i := range out {
+		out[i] = min(out[i], m, len(text)-i)
+	}
+	return out
+}
+
+// cover replaces the union of spans in s by one marker per run.
+func cover(s string, spans []span) string {
+	if len(spans) == 0 {
+		return s
+	}
+	sort.Slice(spans, func(i, j int) bool { return spans[i].from < spans[j].from })
+	var b strings.Builder
+	pos := 0
+	for i := 0; i < len(spans); {
+		from, to := spans[i].from, spans[i].to
+		for i++; i < len(spans) && spans[i].from <= to; i++ {
+			to = max(to, spans[i].to)
+		}
+		b.WriteString(s[pos:from])
+		b.WriteString(redactedMark)
+		pos = to
+	}
+	b.WriteString(s[pos:])
 	return b.String()
 }
 
-// excerpt prepares a body of unknown shape for quoting, secrets removed. A
-// JSON body is decoded and re-encoded in Go's escaping first, so that a
-// secret escaped by another encoder (PHP writes \/, Python \u00e4) is seen
-// in a form redact knows.
-func excerpt(body []byte, secrets []string) string {
-	text := strings.TrimSpace(string(body))
-	var v any
-	if json.Unmarshal(body, &v) == nil {
-		if b, err := json.Marshal(v); err == nil {
-			text = string(b)
+// view is a decoding of a source text: byte i of text came from the source
+// bytes from[i] to to[i] (exclusive).
+type view struct {
+	text     string
+	from, to []int
+}
+
+// decoder undoes one layer of the encodings a secret travels in, where
+// one of its escape characters occurs.
+type decoder struct {
+	escapes string
+	decode  func(string, int) (string, int)
+}
+
+var decoders = []decoder{
+	{"%", decodePercent(false)}, {"%+", decodePercent(true)}, {"&\\", decodeMarkup},
+}
+
+// views decodes s by every decoder and every pair of them.
+func views(s string) []view {
+	id := view{text: s, from: make([]int, len(s)), to: make([]int, len(s))}
+	for i := 0; i < len(s); i++ {
+		id.from[i], id.to[i] = i, i+1
+	}
+	out := []view{id}
+	for _, d1 := range decoders {
+		if !strings.ContainsAny(s, d1.escapes) {
+			continue
+		}
+		v1 := decodeView(id, d1.decode)
+		if v1.text == s {
+			continue
+		}
+		out = append(out, v1)
+		for _, d2 := range decoders {
+			if !strings.ContainsAny(v1.text, d2.escapes) {
+				continue
+			}
+			if v2 := decodeView(v1, d2.decode); v2.text != v1.text {
+				out = append(out, v2)
+			}
 		}
 	}
-	return scrub(text, secrets)
+	return out
+}
+
+// decodeView applies d at every position of v: d returns the decoded bytes
+// of the escape at the start of its input and how many bytes it took, or
+// 0 when there is none.
+func decodeView(v view, d func(string, int) (string, int)) view {
+	out := view{from: make([]int, 0, len(v.text)), to: make([]int, 0, len(v.text))}
+	var b strings.Builder
+	b.Grow(len(v.text))
+	for i := 0; i < len(v.text); {
+		dec, n := d(v.text, i)
+		if n == 0 {
+			dec, n = v.text[i:i+1], 1
+		}
+		b.WriteString(dec)
+		for range len(dec) {
+			out.from = append(out.from, v.from[i])
+			out.to = append(out.to, v.to[i+n-1])
+		}
+		i += n
+	}
+	out.text = b.String()
+	return out
+}
+
+func hexVal(c byte) (int, bool) {
+	switch {
+	case c >= '0' && c <= '9':
+		return int(c - '0'), true
+	case c >= 'a' && c <= 'f':
+		return int(c-'a') + 10, true
+	case c >= 'A' && c <= 'F':
+		return int(c-'A') + 10, true
+	}
+	return 0, false
+}
+
+// hexRun reads up to max hex digits of s from i.
+func hexRun(s string, i, max int) (int, int) {
+	v, n := 0, 0
+	for n < max && i+n < len(s) {
+		d, ok := hexVal(s[i+n])
+		if !ok {
+			break
+		}
+		v, n = v*16+d, n+1
+	}
+	return v, n
+}
+
+// decodePercent undoes %XX in either case, and '+' as a space when plus is set.
+func decodePercent(plus bool) func(string, int) (string, int) {
+	return func(s string, i int) (string, int) {
+		switch {
+		case s[i] == '%':
+			if v, n := hexRun(s, i+1, 2); n == 2 {
+				return string([]byte{byte(v)}), 3
+			}
+		case s[i] == '+' && plus:
+			return " ", 1
+		}
+		return "", 0
+	}
+}
+
+var entities = map[string]string{"amp": "&", "lt": "<", "gt": ">", "quot": `"`, "apos": "'", "sol": "/", "bsol": `\`, "nbsp": "\u00a0"}
+
+// decodeMarkup undoes one HTML entity (&amp; &#39; &#x27;) or one JSON or
+// JavaScript escape (\" \/ \n \u00e9 \x41, surrogate pairs joined).
+func decodeMarkup(s string, i int) (string, int) {
+	rest := s[i:]
+	switch {
+	case strings.HasPrefix(rest, "&#x") || strings.HasPrefix(rest, "&#X"):
+		if v, n := hexRun(s, i+3, 6); n > 0 && i+3+n < len(s) && s[i+3+n] == ';' && utf8.ValidRune(rune(v)) {
+			return string(rune(v)), 4 + n
+		}
+	case strings.HasPrefix(rest, "&#"):
+		v, n := 0, 0
+		for n < 7 && i+2+n < len(s) && s[i+2+n] >= '0' && s[i+2+n] <= '9' {
+			v, n = v*10+int(s[i+2+n]-'0'), n+1
+		}
+		if n > 0 && i+2+n < len(s) && s[i+2+n] == ';' && utf8.ValidRune(rune(v)) {
+			return string(rune(v)), 3 + n
+		}
+	case rest[0] == '&':
+		if semi := strings.IndexByte(rest, ';'); semi > 1 && semi <= 5 {
+			if dec, ok := entities[strings.ToLower(rest[1:semi])]; ok {
+				return dec, semi + 1
+			}
+		}
+	case rest[0] == '\\' && len(rest) > 1:
+		switch c := rest[1]; c {
+		case '"', '\\', '/', '\'':
+			return rest[1:2], 2
+		case 'b':
+			return "\b", 2
+		case 'f':
+			return "\f", 2
+		case 'n':
+			return "\n", 2
+		case 'r':
+			return "\r", 2
+		case 't':
+			return "\t", 2
+		case 'x':
+			if v, n := hexRun(s, i+2, 2); n == 2 {
+				return string(rune(v)), 4
+			}
+		case 'u':
+			v, n := hexRun(s, i+2, 4)
+			if n != 4 {
+				break
+			}
+			r := rune(v)
+			if utf16.IsSurrogate(r) {
+				if strings.HasPrefix(s[i+6:], "\\u") {
+					if v2, n2 := hexRun(s, i+8, 4); n2 == 4 {
+						if pair := utf16.DecodeRune(r, rune(v2)); pair != utf8.RuneError {
+							return string(pair), 12
+						}
+					}
+				}
+				break
+			}
+			return string(r), 6
+		}
+	}
+	return "", 0
 }
 
 // vendorMessage pulls the error code and text out of a vendor's error body,
 // whichever of the known shapes it has: RFC 6749 (error, error_description),
 // CyberArk PAM (ErrorCode, ErrorMessage), CyberArk Identity (ErrorCode,
-// Message), PrivX APIs (error_code, error_message). Anything else becomes a
-// short excerpt of the body. Secrets are removed before anything is cut, so
-// no prefix of one survives at the cut.
-func vendorMessage(body []byte, secrets []string, quiet bool) (code, msg string) {
+// Message), PrivX APIs (error_code, error_message), and a plain message.
+// Each is cut and redacted (quote). Any other body may be an echo of the
+// request, so it is described (its kind and size; the status is in the
+// error already), never quoted.
+func vendorMessage(body []byte, contentType string, secrets []string) (code, msg string) {
 	var m map[string]any
 	if json.Unmarshal(body, &m) == nil {
-		code = firstString(m, "error", "ErrorCode", "error_code", "errorCode")
-		msg = firstString(m, "error_description", "ErrorMessage", "Message", "error_message", "message", "Details")
+		code = firstString(m, "error", "ErrorCode", "error_code")
+		msg = firstString(m, "error_description", "ErrorMessage", "Message", "error_message", "message")
 		if code != "" || msg != "" {
-			return clip(scrub(code, secrets), 100), clip(scrub(msg, secrets), 300)
+			return quote(code, 100, secrets), quote(msg, 300, secrets)
 		}
 	}
-	if quiet {
-		return "", fmt.Sprintf("(an error body of %d bytes, not quoted: this call's replies can carry secrets)", len(body))
+	return "", describe(body, contentType)
+}
+
+// describe names a body's kind and size. The kind comes from a fixed list,
+// so no text the vendor chose reaches the error.
+func describe(body []byte, contentType string) string {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return ""
 	}
-	return "", clip(excerpt(body, secrets), 200)
+	kind := "a body"
+	mt, _, _ := mime.ParseMediaType(contentType)
+	switch {
+	case json.Valid(body):
+		kind = "a JSON body with no error field"
+	case mt == "text/html" || mt == "application/xhtml+xml":
+		kind = "an HTML body"
+	case mt == "application/xml" || mt == "text/xml" || strings.HasSuffix(mt, "+xml"):
+		kind = "an XML body"
+	case mt == "text/plain":
+		kind = "a text body"
+	}
+	return fmt.Sprintf("(%s of %d bytes, not quoted: it may echo the request; only a vendor's error fields are quoted)", kind, len(body))
+}
+
+// quote prepares one vendor field for an error: control characters become
+// spaces, then secrets are removed, then it is cut to n bytes. The cut
+// comes last, so no part of a secret survives at it; the text is first held
+// to a length at which every encoded form of a secret that starts before
+// byte n is still whole.
+func quote(s string, n int, secrets []string) string {
+	longest := 0
+	for _, sec := range secrets {
+		longest = max(longest, len(sec))
+	}
+	s = cutRunes(sanitize(s), n+16*longest+minRedact)
+	return clip(redact(s, secrets), n)
 }
 
 func firstString(m map[string]any, keys ...string) string {
@@ -205,17 +479,30 @@ func firstString(m map[string]any, keys ...string) string {
 // clip shortens s to at most n bytes on a rune boundary and drops control
 // characters, so a hostile body cannot forge log lines.
 func clip(s string, n int) string {
-	s = strings.Map(func(r rune) rune {
+	s = sanitize(s)
+	if len(s) <= n {
+		return s
+	}
+	return cutRunes(s, n) + "…"
+}
+
+// sanitize turns control characters into spaces.
+func sanitize(s string) string {
+	return strings.Map(func(r rune) rune {
 		if r < 0x20 || r == 0x7f {
 			return ' '
 		}
 		return r
 	}, s)
+}
+
+// cutRunes shortens s to at most n bytes on a rune boundary.
+func cutRunes(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}
 	for n > 0 && !utf8.RuneStart(s[n]) {
 		n--
 	}
-	return s[:n] + "…"
+	return s[:n]
 }

@@ -2,13 +2,14 @@ package client
 
 import (
 	"encoding/json"
-	"fmt"
+	"html"
 	"net/url"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/vendortoken/vault-plugin-secrets-vendor/client/vendortest"
 )
 
 // The fuzz targets below cover every parser of a vendor's reply. `make
@@ -16,38 +17,47 @@ import (
 // explores from it for a bounded time. Each checks what must hold whatever
 // the vendor sends: no panic, and no secret or token in an error text.
 
-// fuzzSecret has characters that JSON and URLs escape, so an echo of it in
-// either form is searched for too.
-const fuzzSecret = `fz-Secret "9q"\%#:@ é/+=`
+// fuzzSecret has characters that JSON, HTML and URLs escape, so an echo of
+// it in any of those forms is searched for too; fuzzID is sent beside it in
+// Basic credentials.
+const fuzzSecret, fuzzID = `fz-Secret "9q"\%#:<@> é/+='`, "fz-id"
 
-// secretForms are the ways a secret can appear in a vendor's body: raw,
-// JSON-escaped by Go and by encoders that escape '/' and every non-ASCII
-// rune (PHP, Python), and percent-encoded in upper and lower case.
+// fuzzSecrets are what a call with fuzzSecret keeps out of its errors.
+func fuzzSecrets() []string {
+	return Creds{ClientID: fuzzID, ClientSecret: fuzzSecret, OAuthClientID: fuzzID, OAuthClientSecret: fuzzSecret}.Secrets()
+}
+
+// secretLeaks are the forms whose presence in an output is a leak: every
+// encoding vendortest knows, and the base64 of every Basic pair.
+func secretLeaks() []string {
+	return vendortest.LeakForms(nil, []vendortest.Pair{{ID: fuzzID, Secret: fuzzSecret}})
+}
+
+// secretForms are the ways a secret can appear in a vendor's body: every
+// leak form, each also HTML-escaped and JSON-escaped once more (a vendor
+// that quotes an escaped echo), and each cut short by one to three bytes.
 func secretForms() []string {
-	quoted, _ := json.Marshal(fuzzSecret)
-	goJSON := string(quoted[1 : len(quoted)-1])
-	var ascii strings.Builder
-	for _, r := range goJSON {
-		if r > 0x7e {
-			fmt.Fprintf(&ascii, "\\u%04x", r)
-		} else {
-			ascii.WriteRune(r)
+	var out []string
+	for _, f := range secretLeaks() {
+		quoted, _ := json.Marshal(f)
+		out = append(out, f, html.EscapeString(f), string(quoted[1:len(quoted)-1]))
+		for cut := 1; cut <= 3; cut++ {
+			out = append(out, f[:len(f)-cut])
 		}
 	}
-	pct := url.QueryEscape(fuzzSecret)
-	return []string{fuzzSecret, goJSON, ascii.String(), strings.ReplaceAll(goJSON, "/", "\\/"),
-		pct, lowerHex(pct), url.PathEscape(fuzzSecret)}
+	return out
 }
 
-// lowerHex writes percent-escapes with lower-case hex digits.
-func lowerHex(s string) string {
-	return regexp.MustCompile(`%[0-9A-F]{2}`).ReplaceAllStringFunc(s, strings.ToLower)
-}
-
-// secretLeaks are the forms whose presence in an output is a leak.
-func secretLeaks() []string {
-	quoted, _ := json.Marshal(fuzzSecret)
-	return []string{fuzzSecret, string(quoted[1 : len(quoted)-1]), url.QueryEscape(fuzzSecret), lowerHex(url.QueryEscape(fuzzSecret)), url.PathEscape(fuzzSecret)}
+// truncatedLeaks are leak forms cut short by a vendor: what is left must
+// not survive either.
+func truncatedLeaks() []string {
+	var out []string
+	for _, f := range secretLeaks() {
+		for cut := 1; cut <= 3; cut++ {
+			out = append(out, f[:len(f)-cut])
+		}
+	}
+	return out
 }
 
 func FuzzParseOAuthToken(f *testing.F) {
@@ -115,22 +125,24 @@ func FuzzVendorMessage(f *testing.F) {
 		`{"error_code":"UNAUTHORIZED","error_message":"unauthorized","property":"roles"}`,
 		`{"error":"bad","error_description":"your secret ` + fuzzSecret + ` is wrong"}`,
 		"line one\nline two\r\x00", strings.Repeat("é", 300), ``, `{"error":123}`,
+		`<html><body>Authorization: Basic ` + secretLeaks()[0] + `</body></html>`,
 	} {
-		f.Add([]byte(seed), false)
+		f.Add([]byte(seed), "application/json")
 	}
-	f.Fuzz(func(t *testing.T, body []byte, quiet bool) {
+	f.Fuzz(func(t *testing.T, body []byte, contentType string) {
 		// The body may hold the secret anywhere, in any form, even across the cut.
 		bodies := [][]byte{body}
 		for _, form := range secretForms() {
 			bodies = append(bodies, append(append([]byte{}, body...), form...))
-			bodies = append(bodies, []byte(`{"error_description":"`+form+`"}`), []byte(`{"other":"`+form+`"}`))
+			bodies = append(bodies, []byte(`{"error_description":`+jsonString(string(body)+form)+`}`), []byte(`{"other":`+jsonString(form)+`}`))
 		}
+		leaks := append(secretLeaks(), truncatedLeaks()...)
 		for _, b := range bodies {
-			code, msg := vendorMessage(b, []string{fuzzSecret}, quiet)
+			code, msg := vendorMessage(b, contentType, fuzzSecrets())
 			for _, out := range []string{code, msg} {
-				for _, form := range secretLeaks() {
+				for _, form := range leaks {
 					if strings.Contains(out, form) {
-						t.Fatalf("secret in %q", out)
+						t.Fatalf("secret form %q in %q", form, out)
 					}
 				}
 				if strings.ContainsAny(out, "\n\r\x00") {
@@ -143,8 +155,18 @@ func FuzzVendorMessage(f *testing.F) {
 					t.Fatalf("cut inside a rune: %q", out)
 				}
 			}
+			// Only a known error field is quoted: any other body is described.
+			var m map[string]any
+			if json.Unmarshal(b, &m) != nil && len(msg) > 0 && !strings.Contains(msg, "not quoted") {
+				t.Fatalf("an unparsed body was quoted: %q", msg)
+			}
 		}
 	})
+}
+
+func jsonString(s string) string {
+	raw, _ := json.Marshal(s)
+	return string(raw)
 }
 
 func FuzzAdminReplies(f *testing.F) {
@@ -162,10 +184,15 @@ func FuzzAdminReplies(f *testing.F) {
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		secrets := []string{fuzzSecret}
+		secrets := fuzzSecrets()
 		check := func(what string, err error) {
-			if err != nil && strings.Contains(err.Error(), fuzzSecret) {
-				t.Fatalf("%s: secret in %v", what, err)
+			if err == nil {
+				return
+			}
+			for _, form := range secretLeaks() {
+				if strings.Contains(err.Error(), form) {
+					t.Fatalf("%s: secret in %v", what, err)
+				}
 			}
 		}
 		if s, err := parseRotateSecret(body, "svc"); err == nil && s == "" {

@@ -235,7 +235,6 @@ type request struct {
 	body       []byte
 	secrets    []string // removed from any text that reaches an error
 	once       bool     // not idempotent: one attempt, never retried
-	quiet      bool     // replies may carry secrets: never quote a raw body
 	// logon: the call proves a secret. A 5xx answer to it is not retried:
 	// the vendor may have counted it as a failed logon already.
 	logon bool
@@ -244,6 +243,11 @@ type request struct {
 // do performs r and returns the body of a 2xx answer. Anything else comes
 // back as a *RejectedError (the vendor refused) or an *UnavailableError.
 func (h *HTTP) do(ctx context.Context, r request) ([]byte, error) {
+	if auth := r.header.Get("Authorization"); auth != "" {
+		// Whatever credentials this request carries, in the form they
+		// travel: a vendor may echo the header.
+		r.secrets = append(r.secrets[:len(r.secrets):len(r.secrets)], credentialOf(auth))
+	}
 	unavailable := func(class string, status int, detail string) error {
 		return &UnavailableError{Vendor: r.vendor, Op: r.op, Class: class, Status: status, Detail: redact(detail, r.secrets)}
 	}
@@ -299,30 +303,57 @@ func (h *HTTP) do(ctx context.Context, r request) ([]byte, error) {
 		return nil, unavailable(ClassBadResponse, resp.StatusCode, fmt.Sprintf("response body larger than %d bytes", h.opts.MaxBodyBytes))
 	}
 
+	ctype := resp.Header.Get("Content-Type")
 	switch s := resp.StatusCode; {
 	case s >= 200 && s < 300:
 		return data, nil
 	case s >= 300 && s < 400:
 		return nil, &RejectedError{Vendor: r.vendor, Op: r.op, Status: s,
-			Message: fmt.Sprintf("the vendor redirected to %q; redirects are not followed, so set the role's URL to the final address", clip(redact(resp.Header.Get("Location"), r.secrets), 200))}
+			Message: fmt.Sprintf("the vendor redirected to %s; redirects are not followed (they could take the credentials elsewhere), so set the role's URL to the vendor's final address", redirectTarget(u, resp.Header.Get("Location")))}
 	case s == http.StatusTooManyRequests:
-		detail := vendorDetail(data, r.secrets, r.quiet)
+		detail := vendorDetail(data, ctype, r.secrets)
 		if d, ok := retryAfter(resp.Header.Get("Retry-After"), h.opts.Now()); ok {
 			detail = strings.TrimPrefix(detail+"; ", "; ") + fmt.Sprintf("the vendor asks to retry after %s", d.Round(time.Second))
 		}
 		return nil, unavailable(ClassRateLimited, s, detail)
 	case s == http.StatusRequestTimeout:
-		return nil, unavailable(ClassTimeout, s, vendorDetail(data, r.secrets, r.quiet))
+		return nil, unavailable(ClassTimeout, s, vendorDetail(data, ctype, r.secrets))
 	case s >= 400 && s < 500:
-		code, msg := vendorMessage(data, r.secrets, r.quiet)
+		code, msg := vendorMessage(data, ctype, r.secrets)
 		return nil, &RejectedError{Vendor: r.vendor, Op: r.op, Status: s, Code: code, Message: msg}
 	default:
-		return nil, unavailable(ClassServer, s, vendorDetail(data, r.secrets, r.quiet))
+		return nil, unavailable(ClassServer, s, vendorDetail(data, ctype, r.secrets))
 	}
 }
 
-func vendorDetail(body []byte, secrets []string, quiet bool) string {
-	code, msg := vendorMessage(body, secrets, quiet)
+// credentialOf is the credential in an Authorization header value. The
+// scheme is not secret, and as the start of a secret it would have every
+// "Bearer" in a vendor's message redacted.
+func credentialOf(auth string) string {
+	if scheme, rest, ok := strings.Cut(auth, " "); ok && (strings.EqualFold(scheme, "Basic") || strings.EqualFold(scheme, "Bearer")) {
+		return rest
+	}
+	return auth
+}
+
+// redirectTarget says where a redirect points without quoting it: a
+// Location header is the vendor's text and may echo the request.
+func redirectTarget(from *url.URL, location string) string {
+	if location == "" {
+		return "no address"
+	}
+	to, err := from.Parse(location)
+	switch {
+	case err != nil:
+		return "an address that does not parse"
+	case strings.EqualFold(to.Host, from.Host) && to.Scheme == from.Scheme:
+		return "another address on the same host"
+	}
+	return "another host"
+}
+
+func vendorDetail(body []byte, contentType string, secrets []string) string {
+	code, msg := vendorMessage(body, contentType, secrets)
 	if code != "" && msg != "" {
 		return code + ": " + msg
 	}

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"strings"
 )
 
 // Actor is whoever performs a rotation: the role itself, or an admin role
@@ -118,9 +117,9 @@ func (h *HTTP) call(ctx context.Context, by Actor, r request) ([]byte, error) {
 		r.header = http.Header{}
 	}
 	r.header.Set("Authorization", auth)
-	r.secrets = append(append(r.secrets, by.Secrets...), auth, strings.TrimPrefix(auth, "Bearer "))
+	// The token itself is added by do, from the header.
+	r.secrets = append(r.secrets, by.Secrets...)
 	r.once = r.method != http.MethodGet
-	r.quiet = true
 	return h.do(ctx, r)
 }
 

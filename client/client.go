@@ -6,6 +6,7 @@ package client
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"net/url"
 	"sort"
@@ -172,6 +173,11 @@ func Validate(v Vendor, c Creds) error {
 func checkURL(raw string, queryOK bool) error {
 	u, err := url.Parse(raw)
 	if err != nil {
+		// Only the parser's reason: the URL's query could hold a key.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
 		return fmt.Errorf("is not a valid URL: %v", err)
 	}
 	if u.Scheme != "https" && u.Scheme != "http" {
@@ -188,6 +194,27 @@ func checkURL(raw string, queryOK bool) error {
 	}
 	if !queryOK && (u.RawQuery != "" || u.ForceQuery) {
 		return fmt.Errorf("must not have a ?query; give the vendor's address only")
+	}
+	if u.RawQuery != "" {
+		q, err := url.ParseQuery(u.RawQuery)
+		if err != nil {
+			return fmt.Errorf("has a ?query that does not parse")
+		}
+		for k := range q {
+			if reservedParam(k) {
+				return fmt.Errorf("must not carry %s in its ?query: the token request sets it itself", strconvQuote(k))
+			}
+		}
+	}
+	return nil
+}
+
+// pathSegment refuses, as a *FieldError on field, an id that a vendor puts
+// in a URL path but that would not stay one segment of it: made only of
+// dots (which walk up the path) or holding a slash.
+func pathSegment(field, id string) error {
+	if strings.Trim(id, ".") == "" || strings.ContainsAny(id, `/\`) {
+		return &FieldError{Field: field, Msg: "must not be made only of dots or hold / or \\: this vendor puts it in a URL path, where it would address another resource"}
 	}
 	return nil
 }

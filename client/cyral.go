@@ -12,9 +12,11 @@ type cyral struct{}
 
 func init() { register(cyral{}) }
 
-func (cyral) Name() string      { return "cyral" }
-func (cyral) Fields() []string  { return nil }
-func (cyral) Check(Creds) error { return nil }
+func (cyral) Name() string     { return "cyral" }
+func (cyral) Fields() []string { return nil }
+
+// Check: the client id is a path segment of the service account APIs.
+func (cyral) Check(c Creds) error { return pathSegment("client_id", c.ClientID) }
 
 func (v cyral) Token(ctx context.Context, h *HTTP, c Creds) (Token, error) {
 	return oauthToken(ctx, h, v.Name(), join(c.BaseURL, "/v1/users/oidc/token"), clientCredentials(c), "", c)
@@ -23,6 +25,9 @@ func (v cyral) Token(ctx context.Context, h *HTTP, c Creds) (Token, error) {
 // RegenerateSecret asks the control plane for a new secret of the service
 // account; the old one stops working at once.
 func (v cyral) RegenerateSecret(ctx context.Context, h *HTTP, c Creds, by Actor) (string, error) {
+	if err := pathSegment("client_id", c.ClientID); err != nil {
+		return "", err
+	}
 	data, err := h.call(ctx, by, request{
 		vendor: v.Name(), op: "rotateSecret", method: http.MethodPost,
 		url:     join(c.BaseURL, "/v1/users/serviceAccounts/"+url.PathEscape(c.ClientID)+"/rotateSecret"),

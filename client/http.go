@@ -255,6 +255,10 @@ func (h *HTTP) do(ctx context.Context, r request) ([]byte, error) {
 	if err != nil {
 		return nil, &FieldError{Field: "base_url", Msg: "is not a valid URL"}
 	}
+	if u.RawQuery != "" {
+		// Kept out of errors: a token_url's query can hold a key.
+		r.secrets = append(r.secrets[:len(r.secrets):len(r.secrets)], u.RawQuery)
+	}
 	if h.opts.CheckURL != nil {
 		if err := h.opts.CheckURL(u); err != nil {
 			return nil, err
@@ -277,7 +281,7 @@ func (h *HTTP) do(ctx context.Context, r request) ([]byte, error) {
 	}
 	req, err := retryablehttp.NewRequestWithContext(ctx, r.method, r.url, body)
 	if err != nil {
-		return nil, unavailable(ClassNetwork, 0, err.Error())
+		return nil, unavailable(ClassNetwork, 0, withoutQuery(err))
 	}
 	for k, vs := range r.header {
 		req.Header[k] = vs
@@ -360,9 +364,24 @@ func vendorDetail(body []byte, contentType string, secrets []string) string {
 	return code + msg
 }
 
+// withoutQuery is err's text with the query of the URL that Go's HTTP
+// client quotes in it removed: a token_url's query can hold a key.
+func withoutQuery(err error) string {
+	detail := err.Error()
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		if i := strings.IndexAny(ue.URL, "?#"); i >= 0 {
+			bare := ue.URL[:i]
+			detail = strings.ReplaceAll(detail, strconv.Quote(ue.URL), strconv.Quote(bare))
+			detail = strings.ReplaceAll(detail, ue.URL, bare)
+		}
+	}
+	return detail
+}
+
 // classifyNetError names the failure class of a transport error.
 func classifyNetError(err error) (string, string) {
-	detail := err.Error()
+	detail := withoutQuery(err)
 	var ne net.Error
 	var ce *tls.CertificateVerificationError
 	var ue x509.UnknownAuthorityError

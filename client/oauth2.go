@@ -20,8 +20,17 @@ const (
 	AuthStyleBody  = "body"
 )
 
-// reservedParams are set by the grant itself; token_params may not override them.
-var reservedParams = []string{"grant_type", "client_id", "client_secret", "scope", "audience"}
+// reservedParams are set by the grant itself, or by other grants and client
+// authentication methods that a server could prefer over the role's own;
+// token_params and a token_url's query may not carry them, in any case.
+// Every client_assertion* is reserved too (RFC 7523).
+var reservedParams = []string{"grant_type", "client_id", "client_secret", "scope", "audience", "username", "password"}
+
+// reservedParam reports whether k is reserved, whatever its case.
+func reservedParam(k string) bool {
+	k = strings.ToLower(k)
+	return contains(reservedParams, k) || strings.HasPrefix(k, "client_assertion")
+}
 
 func (oauth2) Name() string { return "oauth2" }
 func (oauth2) Fields() []string {
@@ -36,8 +45,8 @@ func (oauth2) Check(c Creds) error {
 		if k == "" {
 			return &FieldError{Field: FieldTokenParams, Msg: "has an empty parameter name"}
 		}
-		if contains(reservedParams, k) {
-			return &FieldError{Field: FieldTokenParams, Msg: "must not set " + k + "; use the role field of that name instead"}
+		if reservedParam(k) {
+			return &FieldError{Field: FieldTokenParams, Msg: "must not set " + strconvQuote(k) + ": the token request sets it itself (use the role's client_id, client_secret, scopes or audience)"}
 		}
 	}
 	for _, s := range c.Scopes {

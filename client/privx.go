@@ -30,7 +30,8 @@ func (privx) Check(c Creds) error {
 	if c.OAuthClientSecret == "" {
 		return &FieldError{Field: FieldOAuthClientSecret, Msg: "is required for privx (the API client's oauth_client_secret)"}
 	}
-	return nil
+	// The API client's id is a path segment of the admin APIs.
+	return pathSegment("client_id", c.ClientID)
 }
 
 func (v privx) Token(ctx context.Context, h *HTTP, c Creds) (Token, error) {
@@ -57,6 +58,9 @@ type privxClient struct {
 
 func (v privx) getClient(ctx context.Context, h *HTTP, c Creds, by Actor, id string) (privxClient, error) {
 	var pc privxClient
+	if err := pathSegment("client_id", id); err != nil {
+		return pc, err
+	}
 	data, err := h.call(ctx, by, request{
 		vendor: v.Name(), op: "api-clients read", method: http.MethodGet,
 		url: join(c.BaseURL, privxClients+"/"+url.PathEscape(id)), secrets: c.Secrets(),
@@ -99,8 +103,8 @@ func (v privx) CreateReplacement(ctx context.Context, h *HTTP, c Creds, by Actor
 	if err := decodeReply(v.Name(), "api-clients create", data, &r); err != nil {
 		return "", err
 	}
-	if r.ID == "" {
-		return "", &UnavailableError{Vendor: v.Name(), Op: "api-clients create", Class: ClassBadResponse, Detail: "the reply has no id"}
+	if r.ID == "" || pathSegment("id", r.ID) != nil {
+		return "", &UnavailableError{Vendor: v.Name(), Op: "api-clients create", Class: ClassBadResponse, Detail: "the reply has no id that can be used in a URL path"}
 	}
 	return r.ID, nil
 }
@@ -122,6 +126,9 @@ func (v privx) ReadClient(ctx context.Context, h *HTTP, c Creds, by Actor, id st
 
 // DeleteClient deletes API client id; one already gone counts as deleted.
 func (v privx) DeleteClient(ctx context.Context, h *HTTP, c Creds, by Actor, id string) error {
+	if err := pathSegment("client_id", id); err != nil {
+		return err
+	}
 	_, err := h.call(ctx, by, request{
 		vendor: v.Name(), op: "api-clients delete", method: http.MethodDelete,
 		url: join(c.BaseURL, privxClients+"/"+url.PathEscape(id)), secrets: c.Secrets(),

@@ -1,0 +1,86 @@
+package vendor
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/hashicorp/vault/sdk/logical"
+
+	"github.com/vendortoken/vault-plugin-secrets-vendor/client/vendortest"
+)
+
+// A vendor that echoes the request in its error, in every way vendors do,
+// gets a 400 that names it and holds no form of a secret; the harness
+// searches every response, log line and event for every form at the end.
+func TestEchoingVendorLeaksNoSecretThroughTheBackend(t *testing.T) {
+	h := newHarness(t)
+	h.ok(logical.UpdateOperation, "config", map[string]any{"max_retries": 0})
+	for _, vendor := range []string{"cyral", "incydr", "privx", "oauth2"} {
+		srv, role := h.vendorServer(vendor)
+		h.ok(logical.CreateOperation, "roles/"+vendor, role)
+		for _, echo := range []string{vendortest.EchoHTML, vendortest.EchoJSON, vendortest.EchoJSONHTML, vendortest.EchoTruncated, vendortest.EchoRedirect} {
+			// A role write lifts the memory of the last refusal, so this
+			// read reaches the vendor.
+			h.ok(logical.UpdateOperation, "roles/"+vendor, role)
+			calls := srv.Calls("token")
+			srv.Inject("token", vendortest.Fault{Echo: echo, Location: "https://login.example.invalid/sso"})
+			msg := h.badRequest(logical.ReadOperation, "token/"+vendor, nil, vendor+" refused the token request")
+			if srv.Calls("token") != calls+1 {
+				t.Fatalf("%s/%s: the read did not reach the vendor", vendor, echo)
+			}
+			cut := append(vendortest.SecretForms(hardSecret[:len(hardSecret)-2]), vendortest.SecretForms("oauth %sec#ret")...)
+			for _, form := range cut {
+				if strings.Contains(msg, form) {
+					t.Errorf("%s/%s: a truncated secret in %q", vendor, echo, msg)
+				}
+			}
+			if strings.Contains(msg, "login.example.invalid") {
+				t.Errorf("%s/%s: the redirect's Location is quoted: %q", vendor, echo, msg)
+			}
+		}
+	}
+}
+
+// Reserved OAuth parameters, in any case, in token_params or a token_url's
+// query, and client ids that leave their path segment, are 400s naming the
+// field; storage is unchanged.
+func TestReservedParametersAndPathEscapingIDsAreRefused(t *testing.T) {
+	h := newHarness(t)
+	_, oauth := h.vendorServer("oauth2")
+	_, cyral := h.vendorServer("cyral")
+	_, privx := h.vendorServer("privx")
+	before := h.snapshot()
+	for _, k := range []string{"GRANT_TYPE", "Client_Secret", "client_assertion_type", "Username", "PASSWORD", "Scope"} {
+		h.badRequest(logical.CreateOperation, "roles/o", withFields(oauth, "token_params", map[string]any{k: "x"}), "token_params", k)
+		h.badRequest(logical.CreateOperation, "roles/o", withFields(oauth, "token_url", oauth["token_url"].(string)+"?"+k+"=Query-Value-42"), "token_url", k)
+	}
+	for _, role := range []map[string]any{cyral, privx} {
+		for _, id := range []string{".", "..", "a/b"} {
+			h.badRequest(logical.CreateOperation, "roles/p", withFields(role, "client_id", id), "client_id", "URL path")
+		}
+	}
+	if after := h.snapshot(); !reflect.DeepEqual(before, after) {
+		t.Fatal("a refused write changed storage")
+	}
+	h.secrets = append(h.secrets, "Query-Value-42")
+}
+
+// A token_url's query (which can hold a key) appears in no error and no log
+// line, though Go's HTTP client quotes the whole URL on network failures.
+func TestTokenURLQueryIsNeverQuoted(t *testing.T) {
+	h := newHarness(t)
+	h.ok(logical.UpdateOperation, "config", map[string]any{"max_retries": 0})
+	srv, oauth := h.vendorServer("oauth2")
+	h.ok(logical.CreateOperation, "roles/o", withFields(oauth, "token_url", oauth["token_url"].(string)+"?api_key=Query-Value-42"))
+	srv.Close()
+	_, err := h.do(logical.ReadOperation, "token/o", nil)
+	if err == nil || !strings.Contains(err.Error(), "connection refused") || !strings.Contains(err.Error(), "/oauth/token") {
+		t.Fatalf("want a network error naming the path, got %v", err)
+	}
+	if !strings.Contains(h.logs.String(), "token mint failed") {
+		t.Fatal("the failure was not logged")
+	}
+	// The harness searches every response and the log for it at the end.
+	h.secrets = append(h.secrets, "Query-Value-42", "api_key=")
+}

@@ -60,8 +60,11 @@ type Token struct {
 	TokenType string
 	// Authorization is the exact Authorization header value for the vendor.
 	Authorization string
-	// Lifetime is what the vendor said the token lives; 0 when it did not say.
+	// Lifetime is what the vendor said the token lives, in whole seconds.
 	Lifetime time.Duration
+	// LifetimeKnown is whether the vendor said it. An unsaid lifetime is
+	// the role's to choose; a said one of 0 means the token is dead already.
+	LifetimeKnown bool
 }
 
 // Vendor mints tokens for one kind of vendor. Each lives in its own file and

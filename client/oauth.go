@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -64,36 +65,41 @@ func ParseOAuthToken(vendor string, body []byte) (Token, error) {
 	if r.AccessToken == "" {
 		return Token{}, bad("the token response has no access_token")
 	}
-	life, err := parseExpiresIn(r.ExpiresIn)
+	life, known, err := parseExpiresIn(r.ExpiresIn)
 	if err != nil {
 		return Token{}, bad(err.Error())
 	}
 	typ, auth := authorization(r.TokenType, r.AccessToken)
-	return Token{AccessToken: r.AccessToken, TokenType: typ, Authorization: auth, Lifetime: life}, nil
+	return Token{AccessToken: r.AccessToken, TokenType: typ, Authorization: auth, Lifetime: life, LifetimeKnown: known}, nil
 }
 
-// parseExpiresIn accepts a JSON number, a numeric JSON string, null or
-// nothing (0: the vendor did not say).
-func parseExpiresIn(raw json.RawMessage) (time.Duration, error) {
+// secondsRE is a plain decimal number of seconds: no sign, hex, underscores,
+// NaN or Inf, which strconv.ParseFloat would take.
+var secondsRE = regexp.MustCompile(`^[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?$`)
+
+// parseExpiresIn accepts a JSON number or a numeric JSON string, cut to
+// whole seconds (0 for under a second: the token is as good as dead); null,
+// nothing or a blank string mean the vendor did not say (known is false).
+func parseExpiresIn(raw json.RawMessage) (life time.Duration, known bool, err error) {
 	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 || string(raw) == "null" {
-		return 0, nil
+		return 0, false, nil
 	}
 	text := string(raw)
 	if raw[0] == '"' {
 		if err := json.Unmarshal(raw, &text); err != nil {
-			return 0, fmt.Errorf("expires_in is not a string or a number")
+			return 0, false, fmt.Errorf("expires_in is not a string or a number")
 		}
 		text = strings.TrimSpace(text)
 		if text == "" {
-			return 0, nil
+			return 0, false, nil
 		}
 	}
 	secs, err := strconv.ParseFloat(text, 64)
-	if err != nil || secs < 0 || secs > 10*365*24*3600 {
-		return 0, fmt.Errorf("expires_in %s is not a number of seconds", clip(text, 40))
+	if err != nil || !secondsRE.MatchString(text) || !(secs >= 0 && secs <= 10*365*24*3600) {
+		return 0, false, fmt.Errorf("expires_in %s is not a number of seconds", strconvQuote(text))
 	}
-	return time.Duration(secs * float64(time.Second)).Truncate(time.Second), nil
+	return time.Duration(secs) * time.Second, true, nil
 }
 
 // jsonProblem describes a decode error without quoting the input, which

@@ -127,3 +127,34 @@ func TestClientIDsThatEscapeTheirPathSegmentAreRefused(t *testing.T) {
 		t.Fatalf("the vendor was called %d times", n)
 	}
 }
+
+// An expires_in the vendor left out means "not said"; 0 and anything under
+// a second mean the token is dead already; what is not a number of seconds
+// is a bad response.
+func TestExpiresInZeroIsNotSilence(t *testing.T) {
+	for body, want := range map[string]struct {
+		life  time.Duration
+		known bool
+	}{
+		`{"access_token":"a"}`:                    {0, false},
+		`{"access_token":"a","expires_in":null}`:  {0, false},
+		`{"access_token":"a","expires_in":0}`:     {0, true},
+		`{"access_token":"a","expires_in":"0"}`:   {0, true},
+		`{"access_token":"a","expires_in":0.9}`:   {0, true},
+		`{"access_token":"a","expires_in":"0.9"}`: {0, true},
+		`{"access_token":"a","expires_in":1.5}`:   {time.Second, true},
+		`{"access_token":"a","expires_in":"300"}`: {300 * time.Second, true},
+	} {
+		tok, err := client.ParseOAuthToken("x", []byte(body))
+		if err != nil || tok.Lifetime != want.life || tok.LifetimeKnown != want.known {
+			t.Errorf("%s: got %v known=%v, %v; want %v known=%v", body, tok.Lifetime, tok.LifetimeKnown, err, want.life, want.known)
+		}
+	}
+	for _, v := range []string{`"NaN"`, `"nan"`, `"Inf"`, `"+Inf"`, `"-Inf"`, `"infinity"`, `"abc"`, `-1`, `"-0.5"`, `"0x10"`, `"1_000"`, `1e400`, `"1e400"`, `true`} {
+		_, err := client.ParseOAuthToken("x", []byte(`{"access_token":"a","expires_in":`+v+`}`))
+		var ue *client.UnavailableError
+		if !errors.As(err, &ue) || ue.Class != client.ClassBadResponse {
+			t.Errorf("expires_in %s: want a bad response, got %v", v, err)
+		}
+	}
+}

@@ -117,6 +117,16 @@ func (r *roleEntry) lifetime(vendorLife time.Duration) time.Duration {
 	return life
 }
 
+// tokenLifetime is lifetime for a minted token. A vendor that said 0 (or
+// under a second) gave a token that is dead already: it has no life to
+// hand out, unlike one whose vendor said nothing.
+func (r *roleEntry) tokenLifetime(tok client.Token) time.Duration {
+	if tok.LifetimeKnown && tok.Lifetime <= 0 {
+		return 0
+	}
+	return r.lifetime(tok.Lifetime)
+}
+
 // refreshBefore is how much life a cached token must have left to be handed
 // out. An explicit value is held to half the lifetime so that a cached token
 // is always reused for a while.

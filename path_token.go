@@ -22,6 +22,9 @@ type cachedToken struct {
 	lifetime  time.Duration
 }
 
+// minCachedLife is the least life a minted token needs to be cached.
+const minCachedLife = time.Second
+
 // usable: before the refresh point, with at least minRemaining life left.
 func (t *cachedToken) usable(now time.Time, minRemaining time.Duration) bool {
 	return t != nil && now.Before(t.refreshAt) && t.expiresAt.Sub(now) >= minRemaining
@@ -153,7 +156,7 @@ func (b *backend) token(ctx context.Context, st *roleState, minRemaining time.Du
 		}
 		t := res.Val.(*cachedToken)
 		now := b.now()
-		if t.usable(now, minRemaining) {
+		if t.usable(now, minRemaining) || (t.lifetime < minCachedLife && minRemaining == 0) {
 			return t, "", nil
 		}
 		if !t.mintedAt.Before(start) {
@@ -234,13 +237,17 @@ func (b *backend) mint(ctx context.Context, st *roleState) (*cachedToken, error)
 		b.warnMint(st, err)
 		return nil, err
 	}
-	life := st.role.lifetime(tok.Lifetime)
+	life := st.role.tokenLifetime(tok)
 	t := &cachedToken{
 		Token:     tok,
 		mintedAt:  start,
 		expiresAt: start.Add(life),
 		refreshAt: start.Add(life - st.role.refreshBefore(life)),
 		lifetime:  life,
+	}
+	if life < minCachedLife {
+		// Dead on arrival: the callers of this mint get it, no one after.
+		return t, nil
 	}
 	st.tok.Store(t)
 	b.Logger().Debug("token minted", "role", st.name, "vendor", st.role.Vendor, "lifetime", life.String())

@@ -1,9 +1,11 @@
 package vendor
 
 import (
+	"encoding/json"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/vault/sdk/logical"
 
@@ -83,4 +85,48 @@ func TestTokenURLQueryIsNeverQuoted(t *testing.T) {
 	}
 	// The harness searches every response and the log for it at the end.
 	h.secrets = append(h.secrets, "Query-Value-42", "api_key=")
+}
+
+// A vendor that says expires_in 0 (or under a second) gave a dead token: it
+// is handed to the caller who asked, advertised with no life, and never
+// cached. A vendor that says nothing gets the role's lifetime, cached. NaN
+// and other non-numbers are a bad response.
+func TestExpiresInZeroIsNeverCachedNorAdvertisedAsAlive(t *testing.T) {
+	h := newHarness(t)
+	h.ok(logical.UpdateOperation, "config", map[string]any{"max_retries": 0})
+	srv, role := h.vendorServer("cyral")
+	h.ok(logical.CreateOperation, "roles/c", role)
+	for _, v := range []string{`0`, `"0"`, `0.9`, `"0.4"`} {
+		srv.Inject("token", vendortest.Fault{ReplySet: map[string]json.RawMessage{"expires_in": json.RawMessage(v)}, Times: 2})
+		calls := srv.Calls("token")
+		for range 2 {
+			data := h.ok(logical.ReadOperation, "token/c", nil)
+			if intOf(t, data["expires_in"]) != 0 || intOf(t, data["ttl"]) != 0 || intOf(t, data["rotation_period"]) != 0 {
+				t.Fatalf("expires_in %s advertised as %v", v, data)
+			}
+		}
+		if got := srv.Calls("token") - calls; got != 2 {
+			t.Fatalf("expires_in %s: %d vendor calls for two reads; a dead token was cached", v, got)
+		}
+		// min_remaining cannot be met by a dead token (known from the last
+		// mint, or learnt from a new one).
+		srv.Inject("token", vendortest.Fault{ReplySet: map[string]json.RawMessage{"expires_in": json.RawMessage(v)}})
+		h.badRequest(logical.ReadOperation, "token/c", map[string]any{"min_remaining": 10}, "min_remaining")
+		srv.ClearFaults()
+	}
+	// Not said: the default lifetime, cached.
+	srv.Inject("token", vendortest.Fault{ReplyDrop: []string{"expires_in"}})
+	calls := srv.Calls("token")
+	first := h.ok(logical.ReadOperation, "token/c", nil)
+	second := h.ok(logical.ReadOperation, "token/c", nil)
+	if intOf(t, first["rotation_period"]) != int64(defaultLifetime/time.Second) || second["access_token"] != first["access_token"] || srv.Calls("token")-calls != 1 {
+		t.Fatalf("an unsaid lifetime: %v then %v after %d calls", first, second, srv.Calls("token")-calls)
+	}
+	h.b.dropRole("c")
+	for _, v := range []string{`"NaN"`, `"Inf"`, `"abc"`, `-3`} {
+		srv.Inject("token", vendortest.Fault{ReplySet: map[string]json.RawMessage{"expires_in": json.RawMessage(v)}})
+		if _, err := h.do(logical.ReadOperation, "token/c", nil); err == nil || !strings.Contains(err.Error(), "bad response") {
+			t.Fatalf("expires_in %s: %v", v, err)
+		}
+	}
 }

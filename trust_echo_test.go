@@ -130,3 +130,32 @@ func TestExpiresInZeroIsNeverCachedNorAdvertisedAsAlive(t *testing.T) {
 		}
 	}
 }
+
+// PrivX: a rotation copies the old API client's roles exactly. A read that
+// shows no roles list makes no replacement; a replacement with other roles
+// is deleted; either way the role keeps its working client.
+func TestPrivXRotationNeverStripsRoles(t *testing.T) {
+	for name, fault := range map[string]struct {
+		endpoint string
+		fault    vendortest.Fault
+	}{
+		"roles null":    {"read", vendortest.Fault{ReplySet: map[string]json.RawMessage{"roles": json.RawMessage("null")}}},
+		"roles missing": {"read", vendortest.Fault{ReplyDrop: []string{"roles"}}},
+		"roles altered": {"create", vendortest.Fault{RequestSet: map[string]json.RawMessage{"roles": json.RawMessage("[]")}}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t)
+			w := h.rotationWorld(rotScenarios[6]) // privx, through an admin
+			before, _ := w.srv.Account("svc-vault")
+			w.srv.Inject(fault.endpoint, fault.fault)
+			h.badRequest(logical.UpdateOperation, "rotate-role/r", nil, "privx refused", "roles")
+			w.mustBeSettled()
+			if r := w.storedRole(); r.ClientID != "svc-vault" || r.ClientSecret != before.Secret {
+				t.Fatalf("the role was switched to %s", r.ClientID)
+			}
+			if n := len(w.srv.Accounts()); n != 2 {
+				t.Fatalf("%d API clients at the vendor, want the role's and the admin's", n)
+			}
+		})
+	}
+}

@@ -4,8 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
+	"sort"
 	"strings"
 )
 
@@ -72,7 +75,9 @@ func (v privx) getClient(ctx context.Context, h *HTTP, c Creds, by Actor, id str
 }
 
 // CreateReplacement creates an API client with the same name and roles as
-// the role's own. PrivX has no call that renews a client's secret.
+// the role's own. PrivX has no call that renews a client's secret. The old
+// client must show its roles, and the new one must show the same roles
+// (by id, in any order) before it is used; one that does not is deleted.
 func (v privx) CreateReplacement(ctx context.Context, h *HTTP, c Creds, by Actor) (string, error) {
 	old, err := v.getClient(ctx, h, c, by, c.ClientID)
 	if err != nil {
@@ -81,11 +86,12 @@ func (v privx) CreateReplacement(ctx context.Context, h *HTTP, c Creds, by Actor
 	if old.Name == "" {
 		return "", &UnavailableError{Vendor: v.Name(), Op: "api-clients read", Class: ClassBadResponse, Detail: "the API client has no name"}
 	}
-	roles := old.Roles
-	if len(roles) == 0 || string(roles) == "null" {
-		roles = json.RawMessage("[]")
+	want, err := privxRoleIDs(old.Roles)
+	if err != nil {
+		return "", &RejectedError{Vendor: v.Name(), Op: "api-clients read", Status: http.StatusOK, Message: fmt.Sprintf(
+			"API client %s is read without %s, so a replacement could not be given the same roles; no replacement was made (check that the rotation_role may read API clients' roles)", clip(c.ClientID, 80), err)}
 	}
-	raw, err := json.Marshal(map[string]any{"name": old.Name, "roles": roles})
+	raw, err := json.Marshal(map[string]any{"name": old.Name, "roles": old.Roles})
 	if err != nil {
 		return "", err
 	}
@@ -106,7 +112,69 @@ func (v privx) CreateReplacement(ctx context.Context, h *HTTP, c Creds, by Actor
 	if r.ID == "" || pathSegment("id", r.ID) != nil {
 		return "", &UnavailableError{Vendor: v.Name(), Op: "api-clients create", Class: ClassBadResponse, Detail: "the reply has no id that can be used in a URL path"}
 	}
+	if err := v.checkRoles(ctx, h, c, by, r.ID, want); err != nil {
+		return "", err
+	}
 	return r.ID, nil
+}
+
+// checkRoles reads the new client id back and deletes it unless it holds
+// exactly the roles want.
+func (v privx) checkRoles(ctx context.Context, h *HTTP, c Creds, by Actor, id string, want []string) error {
+	nc, readErr := v.getClient(ctx, h, c, by, id)
+	var problem string
+	if readErr != nil {
+		problem = "could not be read back to check its roles"
+	} else {
+		got, err := privxRoleIDs(nc.Roles)
+		switch {
+		case err == nil && slices.Equal(got, want):
+			return nil
+		case err != nil:
+			problem = "was read back without " + err.Error()
+		case len(got) == 0:
+			problem = "was created with no roles"
+		default:
+			problem = "was created with roles " + strings.Join(got, ", ")
+		}
+		problem += ", not the old client's roles " + strings.Join(want, ", ")
+	}
+	msg := fmt.Sprintf("the replacement API client %s %s; ", id, problem)
+	if derr := v.DeleteClient(ctx, h, c, by, id); derr != nil {
+		msg += fmt.Sprintf("deleting it failed (%v): delete API client %s by hand. ", derr, id)
+	} else {
+		msg += "it was deleted. "
+	}
+	msg += "The role keeps its API client"
+	if readErr != nil {
+		return fmt.Errorf("%s: %w", msg, readErr)
+	}
+	return &RejectedError{Vendor: v.Name(), Op: "api-clients create", Status: http.StatusOK,
+		Message: msg + "; check that the rotation_role may grant every role of the old client"}
+}
+
+// privxRoleIDs reads an API client's roles list: an explicit list (null or
+// missing is not one) of roles that each have an id. The ids come back
+// sorted, repeats kept, for comparison.
+func privxRoleIDs(raw json.RawMessage) ([]string, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil, errors.New("a roles list")
+	}
+	var roles []struct {
+		ID string `json:"id"`
+	}
+	if err := json.Unmarshal(raw, &roles); err != nil {
+		return nil, errors.New("a roles list of the expected shape (" + jsonProblem(err) + ")")
+	}
+	ids := make([]string, 0, len(roles))
+	for _, r := range roles {
+		if r.ID == "" {
+			return nil, errors.New("an id for every role")
+		}
+		ids = append(ids, clip(r.ID, 80))
+	}
+	sort.Strings(ids)
+	return ids, nil
 }
 
 // ReadClient returns c switched to API client id and its credentials.

@@ -547,6 +547,23 @@ func (s *Sim) SecretsEver(t TB) []string {
 	return out
 }
 
+// LeakForms returns every form (vendortest.LeakForms: raw, encoded,
+// escaped, and the base64 of each Basic pair) of every secret any simulated
+// account ever had, for leak searches.
+func (s *Sim) LeakForms(t TB) []string {
+	t.Helper()
+	resp, err := http.Get(s.ControlURL + "/leaks")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out []string
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
 // RoleSecret returns the demo role's client_secret, for leak searches.
 func (s *Sim) RoleSecrets(t TB) []string {
 	t.Helper()

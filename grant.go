@@ -79,6 +79,9 @@ type lostRotation struct {
 	ClientID   string    `json:"client_id"`
 	URL        string    `json:"url"`
 	At         time.Time `json:"at"`
+	// Proved: the lost rotation began from a secret the vendor accepted,
+	// so the account was the role's. Only then may an admin replace it.
+	Proved bool `json:"proved"`
 }
 
 // stuck: a rotation lost the secret and no operator has written the role since.
@@ -87,14 +90,20 @@ func (r *roleEntry) stuck() bool {
 }
 
 func (r *roleEntry) stuckError() error {
-	return &client.FieldError{Field: "client_secret", Msg: fmt.Sprintf(
-		"of this role was lost by the rotation of %s (%s); no secret is tried again until the role is written: write the account's current client_secret, or set rotation_role to an admin role that grants this role and rotate",
-		r.Lost.At.UTC().Format(time.RFC3339), r.LastRotationError)}
+	return &errStuck{&client.FieldError{Field: "client_secret", Msg: fmt.Sprintf(
+		"of this role was lost by the rotation of %s (last_rotation_error says why); no secret is tried again until the role is written: write the account's current client_secret, or set rotation_role to an admin role that grants this role and rotate",
+		r.Lost.At.UTC().Format(time.RFC3339))}}
 }
+
+// errStuck is the refusal to rotate a stuck role. It is a 400, and it is
+// not recorded over the error that made the role stuck.
+type errStuck struct{ *client.FieldError }
+
+func (e *errStuck) Unwrap() error { return e.FieldError }
 
 // lostHere: the plugin lost the secret of the account the role holds now.
 func (r *roleEntry) lostHere() bool {
-	return r.Lost != nil && r.Lost.ClientID == r.ClientID && sameOrigin(r.Lost.URL, r.URL)
+	return r.Lost != nil && r.Lost.Proved && r.Lost.ClientID == r.ClientID && sameOrigin(r.Lost.URL, r.URL)
 }
 
 // markLost records that the role's secret is lost and stops the rotation
@@ -106,7 +115,7 @@ func (rt *rotation) markLost(ctx context.Context, why error) error {
 		id = p.RotationID
 	}
 	next := *rt.role
-	next.Lost = &lostRotation{RotationID: id, ClientID: rt.role.ClientID, URL: rt.role.URL, At: rt.b.now().UTC()}
+	next.Lost = &lostRotation{RotationID: id, ClientID: rt.role.ClientID, URL: rt.role.URL, At: rt.b.now().UTC(), Proved: rt.evidence}
 	next.LastRotationError = clipText(err.Error(), 1000)
 	pctx, cancel := persistCtx(ctx)
 	defer cancel()

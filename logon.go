@@ -7,6 +7,8 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"net"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -23,15 +25,25 @@ import (
 //   - a credential the vendor refused is not offered again for
 //     refusalMemory; callers get the remembered refusal at once;
 //   - the account sees at most maxFailedLogons refused logons in any
-//     failedLogonWindow, whatever their cause;
-//   - a role write, a finished rotation or a successful verify forgets
-//     both, since they bring credentials the vendor has not refused.
+//     failedLogonWindow, whatever their cause; the last of them is kept
+//     for the credential that last worked, so a stale role sharing the
+//     account cannot keep a working one down;
+//   - a logon answered with a 5xx (which the vendor may have counted) holds
+//     that credential back for a doubling backoff, 1 s to 5 min;
+//   - a role write, a finished rotation or verify=true forgets the
+//     refusals, since they bring credentials to try, but never the count.
+//
+// The guard lives in the memory of one Vault node: a restart, a plugin
+// reload or another node serving reads starts with none.
 const (
 	refusalMemory     = 10 * time.Minute
 	failedLogonWindow = time.Hour
 	maxFailedLogons   = 6
 	// mintWarnEvery bounds the log lines one role's failing reads write.
 	mintWarnEvery = time.Minute
+	// Backoff after a logon answered with a 5xx.
+	unavailableMin = time.Second
+	unavailableMax = 5 * time.Minute
 )
 
 // logonGuard is the memory of one vendor account (vendor, address and
@@ -46,11 +58,19 @@ type logonGuard struct {
 	failures []time.Time // refused logons inside the window, oldest first
 	worked   [sha256.Size]byte
 	lastUsed time.Time
+	// down holds credentials whose last logon got a 5xx, until a backoff.
+	down map[[sha256.Size]byte]outage
 }
 
 type refusal struct {
 	at  time.Time
 	err error
+}
+
+type outage struct {
+	until time.Time
+	n     int
+	err   error
 }
 
 // errLogonHeld is the answer, without a vendor call, to a logon the guard
@@ -62,13 +82,33 @@ type errLogonHeld struct {
 }
 
 func (e *errLogonHeld) Error() string {
-	return fmt.Sprintf("%s; to keep the vendor from locking the account, no logon is tried before %s (a role write with the right secret, or verify=true, lifts this at once)",
+	return fmt.Sprintf("%s; to keep the vendor from locking the account, no logon is tried before %s (writing the right secret with verify=true tries it at once)",
 		e.reason, e.until.UTC().Format(time.RFC3339))
 }
 
-// guardKey names the account whose logons a guard counts.
+// guardKey names the account whose logons a guard counts, however its
+// roles spell it: user names compare without case (PVWA's and Identity's
+// do), and an address is its scheme and host with any default port.
 func guardKey(vendor string, c client.Creds) string {
-	return vendor + "\x00" + strings.ToLower(origin(c.BaseURL)) + "\x00" + c.ClientID
+	return vendor + "\x00" + accountOrigin(c.BaseURL) + "\x00" + strings.ToLower(c.ClientID)
+}
+
+func accountOrigin(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return strings.ToLower(raw)
+	}
+	host := strings.ToLower(u.Hostname())
+	port := u.Port()
+	if (u.Scheme == "https" && port == "443") || (u.Scheme == "http" && port == "80") {
+		port = ""
+	}
+	if port != "" {
+		host = net.JoinHostPort(host, port)
+	} else if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	return strings.ToLower(u.Scheme) + "://" + host
 }
 
 func (b *backend) guard(vendor string, c client.Creds) *logonGuard {
@@ -76,15 +116,15 @@ func (b *backend) guard(vendor string, c client.Creds) *logonGuard {
 	if v, ok := b.guards.Load(key); ok {
 		return v.(*logonGuard)
 	}
-	v, _ := b.guards.LoadOrStore(key, &logonGuard{turn: make(chan struct{}, 1), refused: map[[sha256.Size]byte]refusal{}})
+	v, _ := b.guards.LoadOrStore(key, &logonGuard{turn: make(chan struct{}, 1), refused: map[[sha256.Size]byte]refusal{}, down: map[[sha256.Size]byte]outage{}})
 	return v.(*logonGuard)
 }
 
 // fingerprint names one credential in memory without holding it: a keyed
 // hash under a key that lives only in this process.
-func (b *backend) fingerprint(c client.Creds) [sha256.Size]byte {
+func (b *backend) fingerprint(vendor string, c client.Creds) [sha256.Size]byte {
 	m := hmac.New(sha256.New, b.fpKey[:])
-	for _, part := range []string{c.BaseURL, c.ClientID, c.ClientSecret, c.OAuthClientID, c.OAuthClientSecret, c.AuthMethod} {
+	for _, part := range []string{guardKey(vendor, c), c.ClientSecret, c.OAuthClientID, c.OAuthClientSecret, c.AuthMethod} {
 		fmt.Fprintf(m, "%d:%s;", len(part), part)
 	}
 	var fp [sha256.Size]byte
@@ -103,7 +143,10 @@ func newFingerprintKey() [32]byte {
 // logon runs call, a logon with c, unless the guard holds it back, and
 // records how the vendor answered. Only an outright refusal counts as a
 // failed logon; a vendor that could not be reached said nothing.
-func (b *backend) logon(ctx context.Context, vendor string, c client.Creds, call func(context.Context) error) error {
+//
+// An operator's verify=true, like the credential that last worked, may
+// spend the one failed logon the window keeps back from the others.
+func (b *backend) logon(ctx context.Context, vendor string, c client.Creds, operator bool, call func(context.Context) error) error {
 	g := b.guard(vendor, c)
 	select {
 	case g.turn <- struct{}{}:
@@ -112,7 +155,7 @@ func (b *backend) logon(ctx context.Context, vendor string, c client.Creds, call
 	}
 	defer func() { <-g.turn }()
 
-	fp := b.fingerprint(c)
+	fp := b.fingerprint(vendor, c)
 	now := b.now()
 	g.mu.Lock()
 	g.lastUsed = now
@@ -120,46 +163,81 @@ func (b *backend) logon(ctx context.Context, vendor string, c client.Creds, call
 		g.mu.Unlock()
 		return &errLogonHeld{until: r.at.Add(refusalMemory), reason: fmt.Sprintf("these credentials were refused at %s: %v", r.at.UTC().Format(time.RFC3339), r.err)}
 	}
-	g.mu.Unlock()
-	if err := b.budgetSpent(vendor, c); err != nil {
+	if o, ok := g.down[fp]; ok && now.Before(o.until) {
+		g.mu.Unlock()
+		return fmt.Errorf("%w (the last logon got no answer it could use; the next is not tried before %s)", o.err, o.until.UTC().Format(time.RFC3339))
+	}
+	g.prune(now)
+	if err := g.spent(vendor, c.ClientID, operator || g.worked == fp); err != nil {
+		g.mu.Unlock()
 		return err
 	}
+	g.mu.Unlock()
 
 	err := call(ctx)
 
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	at := b.now()
 	switch {
 	case err == nil:
 		delete(g.refused, fp)
+		delete(g.down, fp)
 		g.worked = fp
 	case client.IsRefusal(err):
-		at := b.now()
+		delete(g.down, fp)
 		g.refused[fp] = refusal{at: at, err: err}
 		g.failures = append(g.failures, at)
+	case isServerError(err):
+		o := g.down[fp]
+		wait := min(unavailableMin<<min(o.n, 20), unavailableMax)
+		g.down[fp] = outage{until: at.Add(wait), n: o.n + 1, err: err}
 	}
 	return err
 }
 
-// budgetSpent returns an *errLogonHeld when the account has no failed
-// logon left in the window: a rotation must not change a secret at the
-// vendor that it could not then prove.
+// isServerError: the vendor answered a logon with a 5xx, which it may
+// have counted as a failed logon.
+func isServerError(err error) bool {
+	var ue *client.UnavailableError
+	return errors.As(err, &ue) && ue.Status >= 500
+}
+
+// spent returns an *errLogonHeld when the account may not risk another
+// failed logon: the window is full, or holds all but the one kept for the
+// credential that last worked.
+func (g *logonGuard) spent(vendor, clientID string, workedLast bool) error {
+	limit := maxFailedLogons - 1
+	if workedLast {
+		limit = maxFailedLogons
+	}
+	if len(g.failures) < limit {
+		return nil
+	}
+	return &errLogonHeld{until: g.failures[len(g.failures)-limit].Add(failedLogonWindow),
+		reason: fmt.Sprintf("%s refused %d logons of account %s in the last hour", vendor, len(g.failures), clipText(clientID, 200))}
+}
+
+// budgetSpent returns an *errLogonHeld when the account may not risk a
+// failed logon with a credential not yet known to work: a rotation must
+// not change a secret at the vendor that it could not then prove.
 func (b *backend) budgetSpent(vendor string, c client.Creds) error {
 	g := b.guard(vendor, c)
-	now := b.now()
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	g.prune(now)
-	if len(g.failures) >= maxFailedLogons {
-		return &errLogonHeld{until: g.failures[0].Add(failedLogonWindow), reason: fmt.Sprintf("%s refused %d logons of account %s in the last hour", vendor, len(g.failures), c.ClientID)}
-	}
-	return nil
+	g.prune(b.now())
+	return g.spent(vendor, c.ClientID, false)
 }
 
 // guardedToken mints with c through the account's guard.
 func (b *backend) guardedToken(ctx context.Context, v client.Vendor, h *client.HTTP, c client.Creds) (client.Token, error) {
+	return b.guardedTokenAs(ctx, v, h, c, false)
+}
+
+// guardedTokenAs is guardedToken, for an operator's verify when operator is set.
+func (b *backend) guardedTokenAs(ctx context.Context, v client.Vendor, h *client.HTTP, c client.Creds, operator bool) (client.Token, error) {
 	var tok client.Token
-	err := b.logon(ctx, v.Name(), c, func(ctx context.Context) error {
+	err := b.logon(ctx, v.Name(), c, operator, func(ctx context.Context) error {
 		var err error
 		tok, err = v.Token(ctx, h, c)
 		return err
@@ -171,16 +249,21 @@ func (b *backend) guardedToken(ctx context.Context, v client.Vendor, h *client.H
 // minted, so that it is tried first.
 func (b *backend) workedLast(vendor string, c client.Creds) bool {
 	g := b.guard(vendor, c)
-	fp := b.fingerprint(c)
+	fp := b.fingerprint(vendor, c)
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	return g.worked == fp
 }
 
-// forgetLogons clears the account's memory: its credentials changed, or
-// were proved by an operator's verify.
-func (b *backend) forgetLogons(vendor string, c client.Creds) {
-	b.guards.Delete(guardKey(vendor, c))
+// forgetRefusals clears the account's remembered refusals and outages: an
+// operator wrote or verified its credentials, or a rotation changed them.
+// The count of failed logons stays: the vendor's own count does not reset.
+func (b *backend) forgetRefusals(vendor string, c client.Creds) {
+	g := b.guard(vendor, c)
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	clear(g.refused)
+	clear(g.down)
 }
 
 // prune drops failures that left the window and refusals that are no
@@ -196,6 +279,11 @@ func (g *logonGuard) prune(now time.Time) {
 			delete(g.refused, fp)
 		}
 	}
+	for fp, o := range g.down {
+		if !now.Before(o.until) && now.Sub(o.until) >= unavailableMax {
+			delete(g.down, fp)
+		}
+	}
 }
 
 // pruneGuards forgets the guards of accounts with nothing left to remember.
@@ -205,7 +293,7 @@ func (b *backend) pruneGuards() {
 		g := v.(*logonGuard)
 		g.mu.Lock()
 		g.prune(now)
-		idle := len(g.failures) == 0 && len(g.refused) == 0 && now.Sub(g.lastUsed) >= failedLogonWindow
+		idle := len(g.failures) == 0 && len(g.refused) == 0 && len(g.down) == 0 && len(g.turn) == 0 && now.Sub(g.lastUsed) >= failedLogonWindow
 		g.mu.Unlock()
 		if idle {
 			b.guards.CompareAndDelete(k, v)

@@ -440,8 +440,12 @@ func (b *backend) pathRoleWrite(ctx context.Context, req *logical.Request, d *fr
 		if err != nil {
 			return errorResponse(err)
 		}
-		if _, err := st.vendor.Token(ctx, st.http, role.creds()); err != nil {
-			if client.IsRejected(err) {
+		// An operator's verify is tried even if these credentials were
+		// refused lately, but it counts against the account's failed
+		// logons like any other logon.
+		b.forgetRefusals(role.Vendor, role.creds())
+		if _, err := b.guardedTokenAs(ctx, st.vendor, st.http, role.creds(), true); err != nil {
+			if client.IsRejected(err) || isHeld(err) {
 				return logical.ErrorResponse("verify failed, role not saved: %s", err), nil
 			}
 			return nil, fmt.Errorf("verify failed, role not saved: %w", err)
@@ -455,8 +459,8 @@ func (b *backend) pathRoleWrite(ctx context.Context, req *logical.Request, d *fr
 	}
 	// New settings, or ones an operator just proved: whatever the vendor
 	// refused before says nothing of them.
-	b.forgetLogons(before.Vendor, before.creds())
-	b.forgetLogons(role.Vendor, role.creds())
+	b.forgetRefusals(before.Vendor, before.creds())
+	b.forgetRefusals(role.Vendor, role.creds())
 	b.dropRole(name)
 	b.remember(name, role, cfg)
 	return nil, nil
@@ -493,8 +497,13 @@ func applyRoleFields(role *roleEntry, d *framework.FieldData) error {
 		return nil
 	}
 
+	was := role.Vendor
 	if err := str("vendor", &role.Vendor); err != nil {
 		return err
+	}
+	if was != "" && role.Vendor != was {
+		// Another vendor is another account; its records must not carry over.
+		return &client.FieldError{Field: "vendor", Msg: fmt.Sprintf("cannot change on update (this role is %s): delete the role and create it again", was)}
 	}
 	if role.Vendor == "" {
 		return &client.FieldError{Field: "vendor", Msg: "is required; one of " + strings.Join(client.Names(), ", ")}

@@ -155,6 +155,9 @@ type rotation struct {
 	// or a pending secret) show a rotation of the role's account, so an
 	// admin may replace a secret that rotation lost.
 	evidence bool
+	// proof is the token that proved the role's secret; a self-rotation
+	// uses it once instead of logging on again.
+	proof *client.Token
 }
 
 // persistCtx is for storage writes after the vendor changed something: the
@@ -189,6 +192,10 @@ func (rt *rotation) setActor(ctx context.Context) error {
 	role := rt.role
 	if role.RotationRole == "" {
 		rt.by = client.Actor{Self: true, Authorization: func(ctx context.Context) (string, error) {
+			if t := rt.proof; t != nil {
+				rt.proof = nil
+				return t.Authorization, nil
+			}
 			// Minted afresh with the secret in force now, which settle may
 			// just have changed; a cached token may predate it.
 			tok, err := rt.b.guardedToken(ctx, rt.v, rt.h, rt.role.creds())
@@ -280,28 +287,31 @@ func (rt *rotation) run(ctx context.Context, trigger string) error {
 			return nil
 		}
 	}
-	if !rt.by.Self {
-		if err := rt.provesHolding(ctx); err != nil {
-			return err
-		}
+	if err := rt.provesHolding(ctx); err != nil {
+		return err
 	}
 	return rt.start(ctx)
 }
 
-// provesHolding lets an admin rotation begin only from a secret the vendor
-// accepts now. This is what binds the admin's power to the role's own
-// account: a role that names someone else's client_id cannot mint as them,
-// so the admin will not change their secret. The one exception is an
-// account whose secret this plugin itself lost mid-rotation (role.Lost). A
-// role that rotates itself needs no such proof: its rotation is done with
-// its own secret.
+// provesHolding lets a rotation begin only from a secret the vendor
+// accepts now, before it writes anything. For an admin rotation this is
+// what binds the admin's power to the role's own account: a role that
+// names someone else's client_id cannot mint as them, so the admin will not
+// change their secret. Since every rotation begins this way, the records a
+// rotation leaves (its WAL entry, a pending secret, a lost rotation) are
+// evidence about an account the role held; the one exception to the proof
+// is an account whose secret this plugin itself lost that way (role.Lost).
 func (rt *rotation) provesHolding(ctx context.Context) error {
-	err := rt.prove(ctx, rt.role.creds())
+	tok, err := rt.b.guardedToken(ctx, rt.v, rt.h, rt.role.creds())
 	if err == nil {
+		rt.proof = &tok
 		return nil
 	}
 	if !client.IsRefusal(err) && !isHeld(err) {
-		return fmt.Errorf("proving the role's current secret before an admin rotates it: %w", err)
+		return fmt.Errorf("proving the role's current secret before rotating it: %w", err)
+	}
+	if rt.by.Self {
+		return fmt.Errorf("the role's current secret does not work, so it cannot rotate itself: %w; write the account's current client_secret to the role", err)
 	}
 	if rt.role.lostHere() {
 		rt.evidence = true
@@ -353,7 +363,7 @@ func (rt *rotation) setSecret(ctx context.Context, v client.SecretSetter) error 
 	if rt.by.Self && client.ChangesSecretByLogon(rt.v) {
 		// The change is itself a logon with the current secret: it
 		// counts against the account's failed logons like any other.
-		err = rt.b.logon(ctx, rt.role.Vendor, rt.role.creds(), set)
+		err = rt.b.logon(ctx, rt.role.Vendor, rt.role.creds(), false, set)
 	} else {
 		err = set(ctx)
 	}
@@ -475,8 +485,8 @@ func (rt *rotation) promote(ctx context.Context) error {
 	rt.role = &next
 	rt.b.forgetUnsaved(rt.name)
 	rt.b.dropRole(rt.name)
-	rt.b.forgetLogons(old.Vendor, old.creds())
-	rt.b.forgetLogons(next.Vendor, next.creds())
+	rt.b.forgetRefusals(old.Vendor, old.creds())
+	rt.b.forgetRefusals(next.Vendor, next.creds())
 	rt.outcome = "rotated"
 	if err := rt.step(stagePromoted); err != nil {
 		return err
@@ -702,7 +712,8 @@ func (rt *rotation) step(stage string) error {
 // a Vault event. None of them carries a secret: errors from the client are
 // already scrubbed of every secret the call knew.
 func (b *backend) rotationDone(ctx context.Context, s logical.Storage, name, vendor, trigger string, rt *rotation, err error) {
-	if errors.Is(err, errAbandoned) || errors.Is(err, errNotDue) {
+	var stuck *errStuck
+	if errors.Is(err, errAbandoned) || errors.Is(err, errNotDue) || errors.As(err, &stuck) {
 		return
 	}
 	log := b.Logger().With("role", name, "vendor", vendor, "trigger", trigger)

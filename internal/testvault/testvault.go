@@ -533,26 +533,17 @@ func (s *Sim) AddAccount(t TB, vendor, id, secret string, admin bool) map[string
 }
 
 // SecretsEver returns every secret any simulated account ever had.
-func (s *Sim) SecretsEver(t TB) []string {
-	t.Helper()
-	resp, err := http.Get(s.ControlURL + "/secrets")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var out []string
-	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
+func (s *Sim) SecretsEver(t TB) []string { return s.stringList(t, "/secrets") }
 
 // LeakForms returns every form (vendortest.LeakForms: raw, encoded,
 // escaped, and the base64 of each Basic pair) of every secret any simulated
 // account ever had, for leak searches.
-func (s *Sim) LeakForms(t TB) []string {
+func (s *Sim) LeakForms(t TB) []string { return s.stringList(t, "/leaks") }
+
+// stringList reads a JSON list of strings from the control API.
+func (s *Sim) stringList(t TB, path string) []string {
 	t.Helper()
-	resp, err := http.Get(s.ControlURL + "/leaks")
+	resp, err := http.Get(s.ControlURL + path)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -24,12 +25,15 @@ import (
 //
 //   - a credential the vendor refused is not offered again for
 //     refusalMemory; callers get the remembered refusal at once;
-//   - the account sees at most maxFailedLogons refused logons in any
+//   - the account sees at most maxFailedLogons failed logons in any
 //     failedLogonWindow, whatever their cause; the last of them is kept
-//     for the credential that last worked, so a stale role sharing the
-//     account cannot keep a working one down;
-//   - a logon answered with a 5xx (which the vendor may have counted) holds
-//     that credential back for a doubling backoff, 1 s to 5 min;
+//     for the credential that last worked (or that the vendor accepted in
+//     a rotation), so a stale role sharing the account, or a writer of
+//     another role guessing, cannot keep a working one down;
+//   - a logon answered with a 5xx holds that credential back for a
+//     doubling backoff, 1 s to 5 min; unless the credential is the one
+//     that last worked (then the vendor is in trouble), it also counts as
+//     a failed logon, since some vendors answer a bad password so;
 //   - a role write, a finished rotation or verify=true forgets the
 //     refusals, since they bring credentials to try, but never the count.
 //
@@ -82,7 +86,7 @@ type errLogonHeld struct {
 }
 
 func (e *errLogonHeld) Error() string {
-	return fmt.Sprintf("%s; to keep the vendor from locking the account, no logon is tried before %s (writing the right secret with verify=true tries it at once)",
+	return fmt.Sprintf("%s; to keep the vendor from locking the account, no logon with credentials not known to work is tried before %s",
 		e.reason, e.until.UTC().Format(time.RFC3339))
 }
 
@@ -98,8 +102,14 @@ func accountOrigin(raw string) string {
 	if err != nil {
 		return strings.ToLower(raw)
 	}
-	host := strings.ToLower(u.Hostname())
+	host := strings.TrimSuffix(strings.ToLower(u.Hostname()), ".")
+	if n, _, err := normalHost(host); err == nil {
+		host = n
+	}
 	port := u.Port()
+	if p, err := strconv.Atoi(port); err == nil {
+		port = strconv.Itoa(p) // as dialled: 0443 is 443
+	}
 	if (u.Scheme == "https" && port == "443") || (u.Scheme == "http" && port == "80") {
 		port = ""
 	}
@@ -143,36 +153,24 @@ func newFingerprintKey() [32]byte {
 // logon runs call, a logon with c, unless the guard holds it back, and
 // records how the vendor answered. Only an outright refusal counts as a
 // failed logon; a vendor that could not be reached said nothing.
-//
-// An operator's verify=true, like the credential that last worked, may
-// spend the one failed logon the window keeps back from the others.
-func (b *backend) logon(ctx context.Context, vendor string, c client.Creds, operator bool, call func(context.Context) error) error {
+func (b *backend) logon(ctx context.Context, vendor string, c client.Creds, call func(context.Context) error) error {
 	g := b.guard(vendor, c)
+	fp := b.fingerprint(vendor, c)
+	// What the guard remembers is answered at once, without waiting for
+	// another logon of the account to end.
+	if err := b.held(g, vendor, c.ClientID, fp); err != nil {
+		return err
+	}
 	select {
 	case g.turn <- struct{}{}:
 	case <-ctx.Done():
 		return ctx.Err()
 	}
 	defer func() { <-g.turn }()
-
-	fp := b.fingerprint(vendor, c)
-	now := b.now()
-	g.mu.Lock()
-	g.lastUsed = now
-	if r, ok := g.refused[fp]; ok && now.Sub(r.at) < refusalMemory {
-		g.mu.Unlock()
-		return &errLogonHeld{until: r.at.Add(refusalMemory), reason: fmt.Sprintf("these credentials were refused at %s: %v", r.at.UTC().Format(time.RFC3339), r.err)}
-	}
-	if o, ok := g.down[fp]; ok && now.Before(o.until) {
-		g.mu.Unlock()
-		return fmt.Errorf("%w (the last logon got no answer it could use; the next is not tried before %s)", o.err, o.until.UTC().Format(time.RFC3339))
-	}
-	g.prune(now)
-	if err := g.spent(vendor, c.ClientID, operator || g.worked == fp); err != nil {
-		g.mu.Unlock()
+	// The logon that held the turn may have changed what is remembered.
+	if err := b.held(g, vendor, c.ClientID, fp); err != nil {
 		return err
 	}
-	g.mu.Unlock()
 
 	err := call(ctx)
 
@@ -192,8 +190,40 @@ func (b *backend) logon(ctx context.Context, vendor string, c client.Creds, oper
 		o := g.down[fp]
 		wait := min(unavailableMin<<min(o.n, 20), unavailableMax)
 		g.down[fp] = outage{until: at.Add(wait), n: o.n + 1, err: err}
+		if g.worked != fp {
+			g.failures = append(g.failures, at)
+		}
 	}
 	return err
+}
+
+// held returns why the guard holds a logon with fingerprint fp back, or nil.
+func (b *backend) held(g *logonGuard, vendor, clientID string, fp [sha256.Size]byte) error {
+	now := b.now()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.lastUsed = now
+	if r, ok := g.refused[fp]; ok && now.Sub(r.at) < refusalMemory {
+		return &errLogonHeld{until: r.at.Add(refusalMemory), reason: fmt.Sprintf("these credentials were refused at %s: %v", r.at.UTC().Format(time.RFC3339), r.err)}
+	}
+	if o, ok := g.down[fp]; ok && now.Before(o.until) {
+		return fmt.Errorf("%w (the last logon got no answer it could use; the next is not tried before %s)", o.err, o.until.UTC().Format(time.RFC3339))
+	}
+	g.prune(now)
+	return g.spent(vendor, clientID, g.worked == fp)
+}
+
+// accepted records that the vendor took c in a rotation (it set, made or
+// handed out that secret): it is the account's working credential now,
+// though no logon has proved it yet.
+func (b *backend) accepted(vendor string, c client.Creds) {
+	g := b.guard(vendor, c)
+	fp := b.fingerprint(vendor, c)
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	delete(g.refused, fp)
+	delete(g.down, fp)
+	g.worked = fp
 }
 
 // isServerError: the vendor answered a logon with a 5xx, which it may
@@ -231,13 +261,8 @@ func (b *backend) budgetSpent(vendor string, c client.Creds) error {
 
 // guardedToken mints with c through the account's guard.
 func (b *backend) guardedToken(ctx context.Context, v client.Vendor, h *client.HTTP, c client.Creds) (client.Token, error) {
-	return b.guardedTokenAs(ctx, v, h, c, false)
-}
-
-// guardedTokenAs is guardedToken, for an operator's verify when operator is set.
-func (b *backend) guardedTokenAs(ctx context.Context, v client.Vendor, h *client.HTTP, c client.Creds, operator bool) (client.Token, error) {
 	var tok client.Token
-	err := b.logon(ctx, v.Name(), c, operator, func(ctx context.Context) error {
+	err := b.logon(ctx, v.Name(), c, func(ctx context.Context) error {
 		var err error
 		tok, err = v.Token(ctx, h, c)
 		return err

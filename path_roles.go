@@ -441,10 +441,10 @@ func (b *backend) pathRoleWrite(ctx context.Context, req *logical.Request, d *fr
 			return errorResponse(err)
 		}
 		// An operator's verify is tried even if these credentials were
-		// refused lately, but it counts against the account's failed
-		// logons like any other logon.
+		// refused lately, but within the account's failed logons like any
+		// other: anyone who may write one role may name any account.
 		b.forgetRefusals(role.Vendor, role.creds())
-		if _, err := b.guardedTokenAs(ctx, st.vendor, st.http, role.creds(), true); err != nil {
+		if _, err := b.guardedToken(ctx, st.vendor, st.http, role.creds()); err != nil {
 			if client.IsRejected(err) || isHeld(err) {
 				return logical.ErrorResponse("verify failed, role not saved: %s", err), nil
 			}

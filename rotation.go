@@ -363,7 +363,7 @@ func (rt *rotation) setSecret(ctx context.Context, v client.SecretSetter) error 
 	if rt.by.Self && client.ChangesSecretByLogon(rt.v) {
 		// The change is itself a logon with the current secret: it
 		// counts against the account's failed logons like any other.
-		err = rt.b.logon(ctx, rt.role.Vendor, rt.role.creds(), false, set)
+		err = rt.b.logon(ctx, rt.role.Vendor, rt.role.creds(), set)
 	} else {
 		err = set(ctx)
 	}
@@ -374,6 +374,7 @@ func (rt *rotation) setSecret(ctx context.Context, v client.SecretSetter) error 
 		rt.refused = client.IsRefusal(err)
 		return rt.recover(ctx, err)
 	}
+	rt.b.accepted(rt.role.Vendor, rt.role.pendingCreds(rt.role.Pending))
 	return rt.proveAndPromote(ctx)
 }
 
@@ -391,6 +392,7 @@ func (rt *rotation) regenerate(ctx context.Context, v client.SecretRegenerator) 
 		return rt.recover(ctx, err)
 	}
 	p := &pendingSecret{ClientSecret: secret}
+	rt.b.accepted(rt.role.Vendor, rt.role.pendingCreds(p))
 	if err := rt.storePending(ctx, p); err != nil {
 		// The old secret is already dead. Keep the new one in memory so
 		// this node still mints, and let recovery store it.
@@ -437,6 +439,7 @@ func (rt *rotation) replace(ctx context.Context, v client.ClientReplacer) error 
 		return rt.recover(ctx, err)
 	}
 	p := &pendingSecret{ClientID: newID, ClientSecret: creds.ClientSecret, OAuthClientID: creds.OAuthClientID, OAuthClientSecret: creds.OAuthClientSecret}
+	rt.b.accepted(rt.role.Vendor, rt.role.pendingCreds(p))
 	if err := rt.storePending(ctx, p); err != nil {
 		return rt.recover(ctx, err)
 	}

@@ -236,6 +236,28 @@ func join(base, path string) string {
 	return strings.TrimRight(base, "/") + path
 }
 
+// sameUser compares user names as the vendors' directories do, without
+// case, but only ASCII case: Unicode folding would take "adminiſtrator"
+// for "Administrator", and an admin would then act on the wrong user.
+func sameUser(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
+}
+
 // authorization builds the header value for a token of the given type.
 // Some vendors answer "bearer" but reject that spelling on their APIs.
 func authorization(tokenType, token string) (string, string) {

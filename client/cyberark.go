@@ -75,7 +75,7 @@ func parseRedrockUser(raw []byte, login string) (string, error) {
 		return "", err
 	}
 	for _, res := range r.Results {
-		if strings.EqualFold(res.Row.Username, login) && res.Row.ID != "" {
+		if sameUser(res.Row.Username, login) && res.Row.ID != "" {
 			return res.Row.ID, nil
 		}
 	}

@@ -109,7 +109,7 @@ func parsePAMUsers(data []byte, user string) (string, error) {
 		return "", err
 	}
 	for _, u := range r.Users {
-		if strings.EqualFold(u.Username, user) && u.ID != "" {
+		if sameUser(u.Username, user) && u.ID != "" {
 			return u.ID.String(), nil
 		}
 	}

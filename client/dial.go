@@ -27,6 +27,15 @@ func (e *BlockedAddressError) Error() string {
 // a connection to 64:ff9b::a9fe:a9fe reaches 169.254.169.254.
 var nat64 = netip.MustParsePrefix("64:ff9b::/96")
 
+// metadata are cloud metadata services outside the link-local ranges:
+// AWS's and GCP's IPv6 endpoints, Alibaba's and Azure's wire server.
+var metadata = map[netip.Addr]bool{
+	netip.MustParseAddr("fd00:ec2::254"):   true,
+	netip.MustParseAddr("fd20:ce::254"):    true,
+	netip.MustParseAddr("100.100.100.200"): true,
+	netip.MustParseAddr("168.63.129.16"):   true,
+}
+
 // BlockedAddress says why a connection to a is never made, or "" when it
 // may be. IPv4-mapped and NAT64 forms are judged as the IPv4 address they
 // carry. Link-local unicast (169.254.0.0/16, fe80::/10) is where cloud
@@ -39,6 +48,8 @@ func BlockedAddress(a netip.Addr) string {
 		a = netip.AddrFrom4([4]byte(b[12:]))
 	}
 	switch {
+	case metadata[a]:
+		return "a cloud metadata address"
 	case a.IsUnspecified():
 		return "an unspecified address (0.0.0.0 or ::), which reaches this machine"
 	case a.IsLinkLocalUnicast():

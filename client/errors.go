@@ -119,7 +119,7 @@ const (
 
 // redact returns s with every secret removed, by the rules above.
 func redact(s string, secrets []string) string {
-	long, short := needles(secrets)
+	long, short := needles(secrets, len(s))
 	if s == "" || len(long)+len(short) == 0 {
 		return s
 	}
@@ -141,10 +141,15 @@ func redact(s string, secrets []string) string {
 }
 
 // needles splits the distinct non-empty secrets into those long enough to
-// redact and those too short to.
-func needles(secrets []string) (long, short []string) {
+// redact and those too short to. No view of a text is longer than the text,
+// so a secret is searched for only as far as textLen bytes: the rest could
+// never match, and a 32 KiB secret would cost as much as a 32 KiB text.
+func needles(secrets []string, textLen int) (long, short []string) {
 	seen := map[string]bool{}
 	for _, sec := range secrets {
+		if len(sec) > textLen && textLen >= minRedact {
+			sec = sec[:textLen]
+		}
 		if sec == "" || seen[sec] {
 			continue
 		}
@@ -459,12 +464,12 @@ func describe(body []byte, contentType string) string {
 // to a length at which every encoded form of a secret that starts before
 // byte n is still whole.
 func quote(s string, n int, secrets []string) string {
-	longest := 0
-	for _, sec := range secrets {
-		longest = max(longest, len(sec))
-	}
-	s = cutRunes(sanitize(s), n+16*longest+minRedact)
-	return clip(redact(s, secrets), n)
+	// An encoded form of a secret that starts before byte n has its first
+	// minRedact bytes, at up to 16 bytes each, inside this cut, so the
+	// prefix rule still finds it; past the cut nothing survives the clip.
+	// Control characters go only after redaction: a secret may hold one.
+	s = cutRunes(s, n+16*minRedact+minRedact)
+	return clip(sanitize(redact(s, secrets)), n)
 }
 
 func firstString(m map[string]any, keys ...string) string {

@@ -256,8 +256,16 @@ func (h *HTTP) do(ctx context.Context, r request) ([]byte, error) {
 		return nil, &FieldError{Field: "base_url", Msg: "is not a valid URL"}
 	}
 	if u.RawQuery != "" {
-		// Kept out of errors: a token_url's query can hold a key.
+		// Kept out of errors: a token_url's query can hold a key, whole or
+		// one value at a time (values too short to be keys are not).
 		r.secrets = append(r.secrets[:len(r.secrets):len(r.secrets)], u.RawQuery)
+		for _, vs := range u.Query() {
+			for _, v := range vs {
+				if len(v) >= minRedact {
+					r.secrets = append(r.secrets, v)
+				}
+			}
+		}
 	}
 	if h.opts.CheckURL != nil {
 		if err := h.opts.CheckURL(u); err != nil {

@@ -97,7 +97,9 @@ func parseExpiresIn(raw json.RawMessage) (life time.Duration, known bool, err er
 	}
 	secs, err := strconv.ParseFloat(text, 64)
 	if err != nil || !secondsRE.MatchString(text) || !(secs >= 0 && secs <= 10*365*24*3600) {
-		return 0, false, fmt.Errorf("expires_in %s is not a number of seconds", strconvQuote(text))
+		// Described, not quoted: a vendor that mixes up its fields could
+		// put the token here.
+		return 0, false, fmt.Errorf("expires_in (%d bytes) is not a number of seconds", len(text))
 	}
 	return time.Duration(secs) * time.Second, true, nil
 }

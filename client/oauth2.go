@@ -26,8 +26,15 @@ const (
 // Every client_assertion* is reserved too (RFC 7523).
 var reservedParams = []string{"grant_type", "client_id", "client_secret", "scope", "audience", "username", "password"}
 
-// reservedParam reports whether k is reserved, whatever its case.
+// reservedParam reports whether k is reserved, whatever its case. A name
+// that is not plain ASCII counts as reserved too: a server that folds case
+// by Unicode's rules reads client_ſecret as client_secret.
 func reservedParam(k string) bool {
+	for _, r := range k {
+		if r >= 0x80 || r < 0x20 {
+			return true
+		}
+	}
 	k = strings.ToLower(k)
 	return contains(reservedParams, k) || strings.HasPrefix(k, "client_assertion")
 }

@@ -31,9 +31,9 @@ import (
 //     a rotation), so a stale role sharing the account, or a writer of
 //     another role guessing, cannot keep a working one down;
 //   - a logon answered with a 5xx holds that credential back for a
-//     doubling backoff, 1 s to 5 min; unless the credential is the one
-//     that last worked (then the vendor is in trouble), it also counts as
-//     a failed logon, since some vendors answer a bad password so;
+//     doubling backoff, 1 s to 5 min, and counts as a failed logon, since
+//     some vendors answer a bad password so (a long outage therefore
+//     spends the hour's failed logons too; cached tokens carry readers);
 //   - a role write, a finished rotation or verify=true forgets the
 //     refusals, since they bring credentials to try, but never the count.
 //
@@ -103,8 +103,10 @@ func accountOrigin(raw string) string {
 		return strings.ToLower(raw)
 	}
 	host := strings.TrimSuffix(strings.ToLower(u.Hostname()), ".")
-	if n, _, err := normalHost(host); err == nil {
-		host = n
+	if name, addr, err := normalHost(host); err == nil && name != "" {
+		host = name
+	} else if err == nil && addr.IsValid() {
+		host = addr.String()
 	}
 	port := u.Port()
 	if p, err := strconv.Atoi(port); err == nil {
@@ -190,9 +192,10 @@ func (b *backend) logon(ctx context.Context, vendor string, c client.Creds, call
 		o := g.down[fp]
 		wait := min(unavailableMin<<min(o.n, 20), unavailableMax)
 		g.down[fp] = outage{until: at.Add(wait), n: o.n + 1, err: err}
-		if g.worked != fp {
-			g.failures = append(g.failures, at)
-		}
+		// Even for the working credential: a secret changed at the
+		// vendor may be answered with a 5xx (PVWA does), and no answer
+		// tells that apart from an outage.
+		g.failures = append(g.failures, at)
 	}
 	return err
 }

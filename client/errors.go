@@ -134,7 +134,13 @@ func redact(s string, secrets []string) string {
 			return out
 		}
 	}
-	if clean(withheldMark) {
+	return withheldFor(long, short)
+}
+
+// withheldFor is the marker for a withheld text, unless the marker itself
+// would hold one of the secrets.
+func withheldFor(long, short []string) string {
+	if spans, w := find(withheldMark, long, short); len(spans) == 0 && !w {
 		return withheldMark
 	}
 	return ""
@@ -459,17 +465,62 @@ func describe(body []byte, contentType string) string {
 }
 
 // quote prepares one vendor field for an error: control characters become
-// spaces, then secrets are removed, then it is cut to n bytes. The cut
-// comes last, so no part of a secret survives at it; the text is first held
-// to a length at which every encoded form of a secret that starts before
-// byte n is still whole.
+// spaces (secrets are searched for in that form too), secrets are removed,
+// and it is cut to n bytes of the source. A long text is first cut to a
+// length at which every form of a secret that starts before byte n still
+// has its first minRedact bytes (at up to 16 bytes each) inside, so the
+// prefix rule finds it; the result is then cut by source position, never
+// inside a redaction, so no short run of a secret survives at the cut.
 func quote(s string, n int, secrets []string) string {
-	// An encoded form of a secret that starts before byte n has its first
-	// minRedact bytes, at up to 16 bytes each, inside this cut, so the
-	// prefix rule still finds it; past the cut nothing survives the clip.
-	// Control characters go only after redaction: a secret may hold one.
-	s = cutRunes(s, n+16*minRedact+minRedact)
-	return clip(sanitize(redact(s, secrets)), n)
+	s = sanitize(s)
+	secrets = withSanitized(secrets)
+	cut := cutRunes(s, n+16*minRedact+minRedact)
+	if len(cut) == len(s) {
+		return clip(redact(s, secrets), n)
+	}
+	long, short := needles(secrets, len(cut))
+	spans, withhold := find(cut, long, short)
+	if withhold {
+		return withheldFor(long, short)
+	}
+	end := len(cutRunes(cut, n))
+	for grew := true; grew; {
+		grew = false
+		for _, sp := range spans {
+			if sp.from < end && sp.to > end {
+				end, grew = sp.to, true
+			}
+		}
+	}
+	var kept []span
+	for _, sp := range spans {
+		if sp.from < end {
+			kept = append(kept, sp)
+		}
+	}
+	out := cover(cut[:end], kept)
+	if again, w := find(out, long, short); len(again) > 0 || w {
+		return withheldFor(long, short)
+	}
+	if out = clip(out, n); !strings.HasSuffix(out, "…") {
+		out += "…"
+	}
+	return out
+}
+
+// withSanitized adds, for each secret holding a control character, the
+// form sanitize gives it.
+func withSanitized(secrets []string) []string {
+	out := secrets
+	for _, sec := range secrets {
+		if c := sanitize(sec); c != sec {
+			if len(out) == len(secrets) {
+				out = append([]string(nil), secrets...)
+			}
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 func firstString(m map[string]any, keys ...string) string {

@@ -259,7 +259,10 @@ func (h *HTTP) do(ctx context.Context, r request) ([]byte, error) {
 		// Kept out of errors: a token_url's query can hold a key, whole or
 		// one value at a time (values too short to be keys are not).
 		r.secrets = append(r.secrets[:len(r.secrets):len(r.secrets)], u.RawQuery)
-		for _, vs := range u.Query() {
+		for k, vs := range u.Query() {
+			if strings.Join(vs, "") == "" && len(k) >= minRedact {
+				r.secrets = append(r.secrets, k) // a bare ?KEY
+			}
 			for _, v := range vs {
 				if len(v) >= minRedact {
 					r.secrets = append(r.secrets, v)

@@ -112,7 +112,7 @@ func (v privx) CreateReplacement(ctx context.Context, h *HTTP, c Creds, by Actor
 	if r.ID == "" || pathSegment("id", r.ID) != nil {
 		return "", &UnavailableError{Vendor: v.Name(), Op: "api-clients create", Class: ClassBadResponse, Detail: "the reply has no id that can be used in a URL path"}
 	}
-	if r.ID == c.ClientID {
+	if sameUser(r.ID, c.ClientID) {
 		// Not a replacement: deleting "it" later would delete the role's
 		// own live client.
 		return "", &UnavailableError{Vendor: v.Name(), Op: "api-clients create", Class: ClassBadResponse, Detail: "the reply names the role's own API client, not a new one"}
@@ -199,7 +199,7 @@ func (v privx) ReadClient(ctx context.Context, h *HTTP, c Creds, by Actor, id st
 
 // DeleteClient deletes API client id; one already gone counts as deleted.
 func (v privx) DeleteClient(ctx context.Context, h *HTTP, c Creds, by Actor, id string) error {
-	if id == c.ClientID {
+	if sameUser(id, c.ClientID) {
 		return &FieldError{Field: "client_id", Msg: "is the API client the role uses; it is never deleted"}
 	}
 	if err := pathSegment("client_id", id); err != nil {

@@ -20,7 +20,7 @@ import (
 // quote turns control characters into spaces before it redacts, so a
 // secret holding a tab (or any control character) no longer matches its
 // own echo and is quoted almost whole.
-func TestAttackSecretWithAControlCharacterIsQuoted(t *testing.T) {
+func TestSecretWithAControlCharacterIsNotQuoted(t *testing.T) {
 	const secret = "ab\tcdefghijkl"
 	body := `{"error":"invalid_client","error_description":"wrong secret ab\tcdefghijkl for client x"}`
 	_, msg := vendorMessage([]byte(body), "application/json", []string{secret})
@@ -31,7 +31,7 @@ func TestAttackSecretWithAControlCharacterIsQuoted(t *testing.T) {
 
 // do keeps the token_url's whole raw query out of errors, but a vendor that
 // echoes one value of it (the key the query is there to carry) is quoted.
-func TestAttackEchoOfOneTokenURLQueryValueIsQuoted(t *testing.T) {
+func TestEchoOfOneTokenURLQueryValueIsNotQuoted(t *testing.T) {
 	const key = "SUPERSECRETKEY123"
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -62,7 +62,7 @@ func TestAttackEchoOfOneTokenURLQueryValueIsQuoted(t *testing.T) {
 // U+017F for 's' and 'ı' U+0131 for 'i'; Go's own strings.EqualFold takes
 // 'ſ' for 's'), so these reach such a server as client_secret, scope and
 // client_id beside the real ones.
-func TestAttackReservedParamsInUnicodeCase(t *testing.T) {
+func TestReservedParamsInUnicodeCaseAreRefused(t *testing.T) {
 	base := Creds{BaseURL: "https://auth.example.com/token", ClientID: "id", ClientSecret: "secret-123"}
 	for _, k := range []string{"client_ſecret", "ſcope", "clıent_id", "paſſword"} {
 		c := base
@@ -82,7 +82,7 @@ func TestAttackReservedParamsInUnicodeCase(t *testing.T) {
 // AWS IMDS at fd00:ec2::254 and Google's metadata server at fd20:ce::254.
 // Neither is link-local, so both are dialled (and accepted as IP literals
 // when allowed_hosts is empty).
-func TestAttackIPv6MetadataAddressesAreDialled(t *testing.T) {
+func TestIPv6MetadataAddressesAreNeverDialled(t *testing.T) {
 	for _, a := range []string{"fd00:ec2::254", "fd20:ce::254"} {
 		if why := BlockedAddress(netip.MustParseAddr(a)); why == "" {
 			t.Errorf("%s (a cloud metadata service) is not refused", a)
@@ -101,7 +101,7 @@ func TestAttackIPv6MetadataAddressesAreDialled(t *testing.T) {
 // ~170 MiB and half a second of CPU, for a 300-byte message. A secret
 // starting before byte n needs only minRedact bytes past n to be redacted
 // by the prefix rule, so the window need not grow with the secrets.
-func TestAttackRedactionCostGrowsWithTheSecrets(t *testing.T) {
+func TestRedactionCostIsBoundedWhateverTheSecrets(t *testing.T) {
 	c := Creds{ClientID: strings.Repeat("!", 4096), ClientSecret: strings.Repeat("!", 4096)}
 	desc := "%41 + &amp; " + strings.Repeat("abcdefgh", (1<<20-200)/8)
 	body := []byte(`{"error":"invalid_client","error_description":"` + desc + `"}`)
@@ -177,7 +177,7 @@ func privxReplace(t *testing.T, srv *httptest.Server) (string, error) {
 // A create that answers with the old client's own id (an idempotent
 // create by name does) is taken as a replacement: the rotation then
 // "succeeds" without changing anything.
-func TestAttackPrivxReplacementThatIsTheOldClient(t *testing.T) {
+func TestPrivxReplacementCannotBeTheOldClient(t *testing.T) {
 	srv, _ := privxFake(t, "old", func(_ int, w http.ResponseWriter) { _, _ = w.Write([]byte(oldClient)) })
 	id, err := privxReplace(t, srv)
 	if err == nil {
@@ -187,7 +187,7 @@ func TestAttackPrivxReplacementThatIsTheOldClient(t *testing.T) {
 
 // Worse: when that read-back fails, checkRoles deletes "the replacement",
 // which is the role's own, live API client.
-func TestAttackPrivxFailedReadBackDeletesTheOldClient(t *testing.T) {
+func TestPrivxFailedReadBackNeverDeletesTheOldClient(t *testing.T) {
 	srv, deletes := privxFake(t, "old", func(n int, w http.ResponseWriter) {
 		if n == 1 {
 			_, _ = w.Write([]byte(oldClient))
@@ -205,7 +205,7 @@ func TestAttackPrivxFailedReadBackDeletesTheOldClient(t *testing.T) {
 // unredacted), though it is not one of the error fields vendor text may be
 // quoted from: a vendor that swaps or echoes fields puts the token, or an
 // echoed secret, in the error.
-func TestAttackBadExpiresInIsQuoted(t *testing.T) {
+func TestBadExpiresInIsNotQuoted(t *testing.T) {
 	const tok = "eyJhbGciOiJIUzI1NiJ9.live-token"
 	_, err := ParseOAuthToken("oauth2", []byte(`{"access_token":"`+tok+`","expires_in":"`+tok+`"}`))
 	if err == nil {

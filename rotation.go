@@ -232,7 +232,9 @@ func origin(raw string) string {
 	return u.Scheme + "://" + u.Host
 }
 
-func sameOrigin(a, b string) bool { return strings.EqualFold(origin(a), origin(b)) }
+// sameOrigin: a and b reach the same address, as dialled (the form the
+// logon guard keys accounts by).
+func sameOrigin(a, b string) bool { return accountOrigin(a) == accountOrigin(b) }
 
 // rotateRole rotates the named role now.
 func (b *backend) rotateRole(ctx context.Context, s logical.Storage, name, trigger string) (*rotation, error) {

@@ -24,12 +24,7 @@ func TestRoleWriterCannotSpendTheWorkingRolesKeptLogon(t *testing.T) {
 	_, role, adminID := h.adminWorld("cyberark-pam", "")
 	h.ok(logical.ReadOperation, "token/admin", nil) // the admin's secret works
 	for i := range 8 {
-		op := logical.Operation(logical.UpdateOperation)
-		if i == 0 {
-			op = logical.CreateOperation
-		}
-		evil := withFields(role, "client_id", adminID, "client_secret", fmt.Sprintf("Guess-%d", i), "verify", true)
-		h.do(op, "roles/evil", evil)
+		h.guess(withFields(role, "client_id", adminID, "client_secret", fmt.Sprintf("Guess-%d", i), "verify", true), false)
 	}
 	h.b.dropRole("admin")
 	resp, err := h.do(logical.ReadOperation, "token/admin", nil)
@@ -53,13 +48,8 @@ func TestPortSpellingIsNoFreshFailedLogonBudget(t *testing.T) {
 	for z := range 4 {
 		url := host + strings.Repeat("0", z) + port
 		for g := range 6 {
-			op := logical.Operation(logical.UpdateOperation)
-			if z == 0 && g == 0 {
-				op = logical.CreateOperation
-			}
-			h.do(op, "roles/evil", withFields(role, "base_url", url, "client_id", adminID,
-				"client_secret", fmt.Sprintf("Guess-%d-%d", z, g)))
-			h.do(logical.ReadOperation, "token/evil", nil)
+			h.guess(withFields(role, "base_url", url, "client_id", adminID,
+				"client_secret", fmt.Sprintf("Guess-%d-%d", z, g)), true)
 		}
 	}
 	if n := srv.Calls("token") - before; n > maxFailedLogons {

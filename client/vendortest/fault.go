@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Echo modes of a Fault: the ways careless vendors hand a request back.
@@ -161,4 +162,133 @@ func editReply(rec *httptest.ResponseRecorder, set map[string]json.RawMessage, d
 	raw, _ := json.Marshal(m)
 	rec.Body = bytes.NewBuffer(raw)
 	rec.Header().Del("Content-Length")
+}
+
+// Fault is injected into the next Times calls of one endpoint.
+type Fault struct {
+	// Delay holds the answer back (the request's own context still ends it).
+	Delay time.Duration
+	// Hold, when set, holds the answer back until it is closed.
+	Hold <-chan struct{}
+	// Status, when set, answers with this status instead of the real reply.
+	Status int
+	// RetryAfter is sent as the Retry-After header.
+	RetryAfter string
+	// Body replaces the answer's body: garbage, truncated JSON, an error text.
+	// With Status 0 it is sent as a 200.
+	Body string
+	// Times is how many calls the fault affects; 0 means one, -1 every call.
+	Times int
+	// Apply runs the real handler first, so its changes take effect, and
+	// only then delays, holds or replaces the answer: a reply lost after the
+	// vendor acted.
+	Apply bool
+	// Echo answers the way a careless vendor's error page does, echoing the
+	// request's credentials: EchoHTML, EchoJSON, EchoJSONHTML, EchoTruncated
+	// or EchoRedirect. Status, when set, is its status.
+	Echo string
+	// Location is where an EchoRedirect points (the credentials go in its
+	// query); empty means https://login.example.invalid/.
+	Location string
+	// RequestSet replaces top-level fields of a JSON request body before the
+	// real handler sees it: a vendor that applies something other than what
+	// it was sent.
+	RequestSet map[string]json.RawMessage
+	// ReplySet replaces, and ReplyDrop removes, top-level fields of the real
+	// handler's JSON reply (a JSON null sets the field to null).
+	ReplySet  map[string]json.RawMessage
+	ReplyDrop []string
+}
+
+// Inject queues a fault for an endpoint ("token", "api", ...).
+func (f *Fake) Inject(endpoint string, fault Fault) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if fault.Times == 0 {
+		fault.Times = 1
+	}
+	f.faults[endpoint] = append(f.faults[endpoint], fault)
+}
+
+// ClearFaults drops every queued fault.
+func (f *Fake) ClearFaults() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.faults = map[string][]Fault{}
+}
+
+// endpoint wraps a handler with call counting and fault injection.
+func (f *Fake) endpoint(name string, h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		f.mu.Lock()
+		f.calls[name]++
+		f.lastHeader[name] = r.Header.Clone()
+		var fault *Fault
+		if q := f.faults[name]; len(q) > 0 {
+			fc := q[0]
+			fault = &fc
+			if q[0].Times > 0 {
+				q[0].Times--
+				if q[0].Times == 0 {
+					f.faults[name] = q[1:]
+				}
+			}
+		}
+		f.mu.Unlock()
+		if fault == nil {
+			h(w, r)
+			return
+		}
+		if fault.RequestSet != nil {
+			setRequestFields(r, fault.RequestSet)
+		}
+		var applied *httptest.ResponseRecorder
+		if fault.Apply || fault.ReplySet != nil || fault.ReplyDrop != nil {
+			applied = httptest.NewRecorder()
+			h(applied, r)
+			editReply(applied, fault.ReplySet, fault.ReplyDrop)
+		}
+		if fault.Delay > 0 {
+			t := time.NewTimer(fault.Delay)
+			select {
+			case <-r.Context().Done():
+				t.Stop()
+				return
+			case <-t.C:
+			}
+		}
+		if fault.Hold != nil {
+			select {
+			case <-r.Context().Done():
+				return
+			case <-fault.Hold:
+			}
+		}
+		if fault.Echo != "" {
+			writeEcho(w, r, fault)
+			return
+		}
+		if fault.Status == 0 && fault.Body == "" {
+			if applied != nil {
+				for k, v := range applied.Header() {
+					w.Header()[k] = v
+				}
+				w.WriteHeader(applied.Code)
+				w.Write(applied.Body.Bytes())
+				return
+			}
+			h(w, r)
+			return
+		}
+		if fault.RetryAfter != "" {
+			w.Header().Set("Retry-After", fault.RetryAfter)
+		}
+		w.Header().Set("Content-Type", "application/json")
+		status := fault.Status
+		if status == 0 {
+			status = http.StatusOK
+		}
+		w.WriteHeader(status)
+		io.WriteString(w, fault.Body)
+	}
 }

@@ -33,7 +33,8 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-# vendor-sim, in its own process group so that cleanup takes all of it.
+# vendor-sim, in its own process group so that cleanup takes all of it. It
+# writes sim.json (vendortest.Manifest) once every fake listens.
 setsid bin/vendor-sim -dir "$work/sim" >"$work/sim.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 1 100); do [ -f "$work/sim/sim.json" ] && break; sleep 0.1; done

@@ -4,6 +4,7 @@
 //
 //	ca.pem             the CA that signed the servers' certificate
 //	sim.json           base URLs, the control URL, and each vendor's API path
+//	                   (vendortest.Manifest)
 //	roles/<vendor>.json  a demo role for `vault write <mount>/roles/<name> @file`
 //
 // and serves a control API (faults, counters, lifetimes) on plain HTTP.
@@ -35,21 +36,6 @@ import (
 	"github.com/vendortoken/vault-plugin-secrets-vendor/client/vendortest"
 )
 
-// Sim describes a running simulator; sim.json holds it.
-type Sim struct {
-	CAFile     string            `json:"ca_file"`
-	ControlURL string            `json:"control_url"`
-	Vendors    map[string]Vendor `json:"vendors"`
-}
-
-// Vendor is one simulated vendor.
-type Vendor struct {
-	BaseURL   string `json:"base_url"`
-	APIMethod string `json:"api_method"`
-	APIPath   string `json:"api_path"`
-	RoleFile  string `json:"role_file"`
-}
-
 func main() {
 	dir := flag.String("dir", "", "folder to write ca.pem, sim.json and roles/ into (required)")
 	host := flag.String("host", "127.0.0.1", "loopback address to listen on")
@@ -73,7 +59,7 @@ func run(dir, host string) error {
 	if err != nil {
 		return err
 	}
-	sim := Sim{CAFile: filepath.Join(dir, "ca.pem"), Vendors: map[string]Vendor{}}
+	sim := vendortest.Manifest{CAFile: filepath.Join(dir, "ca.pem"), Vendors: map[string]vendortest.ManifestVendor{}}
 	if err := os.WriteFile(sim.CAFile, caPEM, 0o600); err != nil {
 		return err
 	}
@@ -106,7 +92,7 @@ func run(dir, host string) error {
 			return err
 		}
 		method, path := vendortest.APIEndpoint(name)
-		sim.Vendors[name] = Vendor{BaseURL: base, APIMethod: method, APIPath: path, RoleFile: roleFile}
+		sim.Vendors[name] = vendortest.ManifestVendor{BaseURL: base, APIMethod: method, APIPath: path, RoleFile: roleFile}
 	}
 
 	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
@@ -118,12 +104,7 @@ func run(dir, host string) error {
 	go ctl.Serve(ln)
 	sim.ControlURL = "http://" + ln.Addr().String()
 
-	raw, _ := json.MarshalIndent(sim, "", "  ")
-	tmp := filepath.Join(dir, "sim.json.tmp")
-	if err := os.WriteFile(tmp, raw, 0o600); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, filepath.Join(dir, "sim.json")); err != nil {
+	if err := vendortest.WriteManifest(dir, sim); err != nil {
 		return err
 	}
 	for _, name := range vendortest.Vendors() {

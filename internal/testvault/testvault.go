@@ -11,8 +11,10 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"os"
@@ -24,6 +26,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/vault/api"
+
+	"github.com/vendortoken/vault-plugin-secrets-vendor/client/vendortest"
 )
 
 // TB is the part of testing.TB these helpers use; *testing.T and
@@ -377,16 +381,9 @@ func (s *Server) MustCLI(args ...string) string {
 	return out
 }
 
-// Sim is a running vendor-sim.
+// Sim is a running vendor-sim, as its manifest describes it.
 type Sim struct {
-	CAFile     string `json:"ca_file"`
-	ControlURL string `json:"control_url"`
-	Vendors    map[string]struct {
-		BaseURL   string `json:"base_url"`
-		APIMethod string `json:"api_method"`
-		APIPath   string `json:"api_path"`
-		RoleFile  string `json:"role_file"`
-	} `json:"vendors"`
+	vendortest.Manifest
 	http *http.Client
 }
 
@@ -419,20 +416,20 @@ func StartSim(t TB, env Env) *Sim {
 		}
 	})
 	deadline := time.Now().Add(30 * time.Second)
-	var raw []byte
+	var sim Sim
 	for {
-		var err error
-		if raw, err = os.ReadFile(filepath.Join(dir, "sim.json")); err == nil {
+		m, err := vendortest.ReadManifest(dir)
+		if err == nil {
+			sim.Manifest = m
 			break
 		}
+		if !errors.Is(err, fs.ErrNotExist) {
+			t.Fatal(err)
+		}
 		if time.Now().After(deadline) {
-			t.Fatal("vendor-sim wrote no sim.json within 30s")
+			t.Fatal("vendor-sim wrote no " + vendortest.ManifestFile + " within 30s")
 		}
 		time.Sleep(50 * time.Millisecond)
-	}
-	var sim Sim
-	if err := json.Unmarshal(raw, &sim); err != nil {
-		t.Fatal(err)
 	}
 	pem, err := os.ReadFile(sim.CAFile)
 	if err != nil {

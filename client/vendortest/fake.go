@@ -58,6 +58,8 @@ type Fake struct {
 	nextID     int
 	// privx: the OAuth client that fronts every API client.
 	oauthID, oauthSecret string
+	// oauth2: the one client authentication method accepted, if any.
+	clientAuth string
 }
 
 // vendors maps a vendor name to the routes of its fake, registered by each

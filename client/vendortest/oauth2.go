@@ -17,6 +17,32 @@ func init() {
 	registerFake("oauth2", 3600*time1s, http.MethodGet, "/api/resource", oauth2Routes)
 }
 
+// Client authentication methods an oauth2 fake can insist on, named as RFC
+// 7591 registers them (a client's token_endpoint_auth_method).
+const (
+	// ClientAuthEither accepts Basic or the form body, not both: the default.
+	ClientAuthEither = ""
+	// ClientAuthBasic accepts only HTTP Basic, RFC 6749's default.
+	ClientAuthBasic = "client_secret_basic"
+	// ClientAuthPost accepts only client_id and client_secret in the form.
+	ClientAuthPost = "client_secret_post"
+)
+
+// WithClientAuth makes an oauth2 fake accept one client authentication
+// method only, as a server does that registered the client with that
+// token_endpoint_auth_method. It panics on another method or vendor.
+func WithClientAuth(method string) Option {
+	if method != ClientAuthEither && method != ClientAuthBasic && method != ClientAuthPost {
+		panic("vendortest: unknown client authentication method " + method)
+	}
+	return func(f *Fake) {
+		if f.vendor != "oauth2" {
+			panic("vendortest: WithClientAuth is for the oauth2 fake, not " + f.vendor)
+		}
+		f.clientAuth = method
+	}
+}
+
 func oauth2Routes(f *Fake, mux *http.ServeMux) {
 	oauthErr := func(w http.ResponseWriter, status int, code, desc, why string) {
 		if status == http.StatusUnauthorized {
@@ -42,6 +68,16 @@ func oauth2Routes(f *Fake, mux *http.ServeMux) {
 		inBody := form.Has("client_secret")
 		if basic && inBody {
 			oauthErr(w, http.StatusBadRequest, "invalid_request", "use only one client authentication method", "Basic and body credentials both sent")
+			return
+		}
+		switch {
+		case f.clientAuth == ClientAuthBasic && !basic:
+			oauthErr(w, http.StatusUnauthorized, "invalid_client", "client authentication failed: this client must use client_secret_basic",
+				"no Basic credentials; the client is registered for client_secret_basic")
+			return
+		case f.clientAuth == ClientAuthPost && !inBody:
+			oauthErr(w, http.StatusUnauthorized, "invalid_client", "client authentication failed: this client must use client_secret_post",
+				"no client_secret in the form; the client is registered for client_secret_post")
 			return
 		}
 		id, secret := form.Get("client_id"), form.Get("client_secret")

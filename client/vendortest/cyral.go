@@ -25,6 +25,11 @@ func cyralRoutes(f *Fake, mux *http.ServeMux) {
 			oauthErr(w, http.StatusBadRequest, "invalid_request", "Missing form parameter: grant_type", why)
 			return
 		}
+		if !form.Has("grant_type") {
+			// Keycloak's answer to a token request without a grant type.
+			oauthErr(w, http.StatusBadRequest, "invalid_request", "Missing form parameter: grant_type", "no grant_type")
+			return
+		}
 		if gt := form.Get("grant_type"); gt != "client_credentials" {
 			oauthErr(w, http.StatusBadRequest, "unsupported_grant_type", "Unsupported grant_type", "grant_type "+strconv.Quote(gt))
 			return

@@ -41,14 +41,20 @@ func readForm(r *http.Request) (form url.Values, why string) {
 	return form, ""
 }
 
-// readJSON decodes a strict application/json body into v.
+// readJSON decodes a strict application/json body into v: the right
+// content type, one JSON value and nothing after it. It returns why not, or "".
 func readJSON(r *http.Request, v any) string {
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || mt != "application/json" {
 		return fmt.Sprintf("content type %q, want application/json", r.Header.Get("Content-Type"))
 	}
-	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<16)).Decode(v); err != nil {
+	dec := json.NewDecoder(io.LimitReader(r.Body, 1<<16))
+	if err := dec.Decode(v); err != nil {
 		return "body is not the JSON expected: " + err.Error()
+	}
+	// .NET's and Go's decoders refuse anything after the value.
+	if _, err := dec.Token(); err != io.EOF {
+		return "data after the JSON value"
 	}
 	return ""
 }

@@ -66,8 +66,15 @@ func oauth2Routes(f *Fake, mux *http.ServeMux) {
 		}
 		bid, bsecret, basic := basicRaw(r)
 		inBody := form.Has("client_secret")
-		if basic && inBody {
-			oauthErr(w, http.StatusBadRequest, "invalid_request", "use only one client authentication method", "Basic and body credentials both sent")
+		assertion := form.Has("client_assertion") || form.Has("client_assertion_type")
+		if n := count(basic, inBody, assertion); n > 1 {
+			oauthErr(w, http.StatusBadRequest, "invalid_request", "use only one client authentication method",
+				strconv.Itoa(n)+" client authentication methods sent (Basic, client_secret, client_assertion)")
+			return
+		}
+		if assertion {
+			// RFC 7523 private_key_jwt: no client of this server is registered for it.
+			oauthErr(w, http.StatusUnauthorized, "invalid_client", "client authentication failed", "client_assertion sent; no client here uses private_key_jwt")
 			return
 		}
 		switch {
@@ -134,4 +141,14 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+func count(conds ...bool) int {
+	n := 0
+	for _, c := range conds {
+		if c {
+			n++
+		}
+	}
+	return n
 }

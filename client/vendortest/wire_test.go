@@ -629,6 +629,12 @@ func TestOAuth2Wire(t *testing.T) {
 				{"Basic and body credentials", func() wireReq {
 					return tokenWith("client_id", "svc:1", "client_secret", wireSecret)()
 				}, 400, "invalid_request"},
+				{"Basic and client_assertion", tokenWith("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+					"client_assertion", "eyJhbGciOiJub25lIn0.e30."), 400, "invalid_request"},
+				{"client_assertion, unregistered", func() wireReq {
+					return tokenWith("client_id", "svc:1", "client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+						"client_assertion", "eyJhbGciOiJub25lIn0.e30.")().with("Authorization", "")
+				}, 401, "invalid_client"},
 				{"raw Basic", func() wireReq { return token().with("Authorization", basicHeader("svc:1", wireSecret)) }, 401, "invalid_client"},
 				{"wrong secret", func() wireReq { return token().with("Authorization", escapedBasic("svc:1", "Pa5s")) }, 401, "invalid_client"},
 				{"unknown client", func() wireReq { return token().with("Authorization", escapedBasic("nobody", wireSecret)) }, 401, "invalid_client"},

@@ -68,7 +68,7 @@ func (f *Fake) addAccount(a Account) {
 // users, the others use opaque strings.
 func (f *Fake) newUUID() string {
 	f.nextID++
-	if f.vendor == "cyberark-pam" {
+	if f.spec.numericIDs {
 		return strconv.Itoa(100 + f.nextID)
 	}
 	return randomHex(8)
@@ -195,7 +195,7 @@ func (f *Fake) ExpireTokens() {
 
 func (f *Fake) validLocked(authorization string) string {
 	tok := authorization
-	if f.vendor != "cyberark-pam" {
+	if !f.spec.rawToken {
 		// Cyral rejects a lowercase "bearer " even though it issues
 		// token_type "bearer"; the others are held to the same spelling.
 		var ok bool

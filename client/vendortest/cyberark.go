@@ -21,7 +21,7 @@ func nilIfEmpty(s string) any {
 // CyberArk Identity (ISPSS). Token: form client_credentials at
 // /oauth2/platformtoken with a user@suffix client_id.
 func init() {
-	registerFake("cyberark", 5*3600*time1s, http.MethodPost, "/Security/WhoAmI", cyberarkRoutes)
+	registerFake("cyberark", fakeSpec{lifetime: 5 * 3600 * time1s, routes: cyberarkRoutes, apiMethod: http.MethodPost, apiPath: "/Security/WhoAmI"})
 }
 
 func cyberarkRoutes(f *Fake, mux *http.ServeMux) {

@@ -9,7 +9,8 @@ import (
 // CyberArk PAM self-hosted (PVWA). Logon: JSON, reply a bare JSON string;
 // API calls carry that string as the whole Authorization header.
 func init() {
-	registerFake("cyberark-pam", 20*60*time1s, http.MethodGet, "/PasswordVault/API/Users", pamRoutes)
+	registerFake("cyberark-pam", fakeSpec{lifetime: 20 * 60 * time1s, routes: pamRoutes, apiMethod: http.MethodGet, apiPath: "/PasswordVault/API/Users",
+		rawToken: true, numericIDs: true})
 }
 
 var pamMethods = []string{"CyberArk", "LDAP", "RADIUS", "Windows"}

@@ -8,7 +8,7 @@ import (
 // Cyral's control plane (Keycloak underneath). Token: form body with
 // client_credentials in it, never Basic; expires_in comes back as a string.
 func init() {
-	registerFake("cyral", 300*time1s, http.MethodGet, "/v1/users/serviceAccounts", cyralRoutes)
+	registerFake("cyral", fakeSpec{lifetime: 300 * time1s, routes: cyralRoutes, apiMethod: http.MethodGet, apiPath: "/v1/users/serviceAccounts"})
 }
 
 func cyralRoutes(f *Fake, mux *http.ServeMux) {

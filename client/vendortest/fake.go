@@ -41,6 +41,7 @@ func WithLifetime(d time.Duration) Option { return func(f *Fake) { f.lifetime = 
 // Fake is one vendor's API held in memory. It is an http.Handler.
 type Fake struct {
 	vendor   string
+	spec     fakeSpec
 	now      func() time.Time
 	lifetime time.Duration
 	mux      *http.ServeMux
@@ -62,23 +63,31 @@ type Fake struct {
 	clientAuth string
 }
 
-// vendors maps a vendor name to the routes of its fake, registered by each
-// vendor's file.
-var vendors = map[string]struct {
+// fakeSpec is what a vendor's file registers: everything about the vendor
+// the shared code needs, so that it names no vendor.
+type fakeSpec struct {
+	// lifetime of the tokens the vendor issues.
 	lifetime time.Duration
-	routes   func(f *Fake, mux *http.ServeMux)
-	apiPath  string
-	apiMeth  string
-}{}
-
-func registerFake(name string, lifetime time.Duration, apiMethod, apiPath string, routes func(*Fake, *http.ServeMux)) {
-	vendors[name] = struct {
-		lifetime time.Duration
-		routes   func(f *Fake, mux *http.ServeMux)
-		apiPath  string
-		apiMeth  string
-	}{lifetime, routes, apiPath, apiMethod}
+	// routes registers the vendor's endpoints.
+	routes func(f *Fake, mux *http.ServeMux)
+	// apiMethod and apiPath name an authenticated API that answers 200 for
+	// a live token (APIEndpoint).
+	apiMethod, apiPath string
+	// rawToken: API calls carry the token as the whole Authorization
+	// header, not as "Bearer <token>".
+	rawToken bool
+	// numericIDs: the admin API numbers accounts instead of naming them by
+	// opaque strings.
+	numericIDs bool
+	// tokenPath, when set, is where the token endpoint is, and a role names
+	// the token URL rather than the base URL.
+	tokenPath string
 }
+
+// vendors maps a vendor name to its fake, registered by each vendor's file.
+var vendors = map[string]fakeSpec{}
+
+func registerFake(name string, spec fakeSpec) { vendors[name] = spec }
 
 // Vendors lists the vendors that have fakes.
 func Vendors() []string {
@@ -98,6 +107,7 @@ func New(vendor string, opts ...Option) *Fake {
 	}
 	f := &Fake{
 		vendor:     vendor,
+		spec:       spec,
 		now:        time.Now,
 		lifetime:   spec.lifetime,
 		mux:        http.NewServeMux(),
@@ -169,8 +179,7 @@ func (f *Fake) LastForm(endpoint string) url.Values {
 // APIRequest builds a request to an authenticated API of the vendor, which
 // answers 200 only for a live token presented the vendor's way.
 func (f *Fake) APIRequest(baseURL, authorization string) (*http.Request, error) {
-	spec := vendors[f.vendor]
-	req, err := http.NewRequest(spec.apiMeth, strings.TrimRight(baseURL, "/")+spec.apiPath, nil)
+	req, err := http.NewRequest(f.spec.apiMethod, strings.TrimRight(baseURL, "/")+f.spec.apiPath, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -11,7 +11,7 @@ import (
 // Code42 Incydr. Token: Basic client_id:client_secret sent raw and an empty
 // body (a client_credentials form body or query is tolerated, as documented).
 func init() {
-	registerFake("incydr", 900*time1s, http.MethodGet, "/v1/users", incydrRoutes)
+	registerFake("incydr", fakeSpec{lifetime: 900 * time1s, routes: incydrRoutes, apiMethod: http.MethodGet, apiPath: "/v1/users"})
 }
 
 func incydrRoutes(f *Fake, mux *http.ServeMux) {

@@ -14,7 +14,8 @@ const OAuth2TokenPath = "/oauth/token"
 // credentials are form-encoded before base64 (section 2.3.1); a client must
 // use one authentication method, not two.
 func init() {
-	registerFake("oauth2", 3600*time1s, http.MethodGet, "/api/resource", oauth2Routes)
+	registerFake("oauth2", fakeSpec{lifetime: 3600 * time1s, routes: oauth2Routes, apiMethod: http.MethodGet, apiPath: "/api/resource",
+		tokenPath: OAuth2TokenPath})
 }
 
 // Client authentication methods an oauth2 fake can insist on, named as RFC

@@ -9,7 +9,7 @@ import (
 // PrivX. Token: Basic oauth_client_id:oauth_client_secret sent raw, and a
 // form password grant carrying the API client's id and secret.
 func init() {
-	registerFake("privx", 1800*time1s, http.MethodGet, "/local-user-store/api/v1/api-clients", privxRoutes)
+	registerFake("privx", fakeSpec{lifetime: 1800 * time1s, routes: privxRoutes, apiMethod: http.MethodGet, apiPath: "/local-user-store/api/v1/api-clients"})
 }
 
 func privxRoutes(f *Fake, mux *http.ServeMux) {

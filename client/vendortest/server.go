@@ -45,8 +45,8 @@ func NewPlainServer(vendor string, opts ...Option) *Server {
 
 // RoleURL is the URL a role names: the token URL for oauth2, else the base URL.
 func (s *Server) RoleURL() string {
-	if s.Vendor() == "oauth2" {
-		return s.URL + OAuth2TokenPath
+	if p := s.spec.tokenPath; p != "" {
+		return s.URL + p
 	}
 	return s.URL
 }

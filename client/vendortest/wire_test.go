@@ -91,7 +91,7 @@ func escapedBasic(id, secret string) string {
 // bearer is a live token of account, presented the vendor's way.
 func bearer(f *Fake, account string) string {
 	tok, _ := f.issue(account)
-	if f.vendor == "cyberark-pam" {
+	if f.spec.rawToken {
 		return tok
 	}
 	return "Bearer " + tok
@@ -103,7 +103,7 @@ func expired(f *Fake, account string) string {
 	f.mu.Lock()
 	f.tokens[tok] = issued{account: account, expires: f.now().Add(-time.Second)}
 	f.mu.Unlock()
-	if f.vendor == "cyberark-pam" {
+	if f.spec.rawToken {
 		return tok
 	}
 	return "Bearer " + tok
@@ -172,7 +172,7 @@ func bearerCases(f *Fake, valid func() wireReq, caller string, status int, want 
 		{"unknown token", func() wireReq { return valid().with("Authorization", "Bearer "+f.vendor+"-"+randomHex(24)) }, status, want},
 		{"expired token", func() wireReq { return valid().with("Authorization", expired(f, caller)) }, status, want},
 	}
-	if f.vendor == "cyberark-pam" {
+	if f.spec.rawToken {
 		// PVWA's bare token is the right form; it refuses "Bearer <token>".
 		return append(cases[:2], cases[3:]...)
 	}

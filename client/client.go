@@ -230,3 +230,11 @@ func authorization(tokenType, token string) (string, string) {
 	}
 	return tokenType, tokenType + " " + token
 }
+
+// OAuthToken posts form (nil: an empty body) to tokenURL with the given
+// Authorization header value (none when empty) and reads an RFC 6749
+// token reply, keeping c's secrets out of any error: the token call of a
+// vendor declared outside this package.
+func (h *HTTP) OAuthToken(ctx context.Context, vendor, tokenURL string, form url.Values, authorization string, c Creds) (Token, error) {
+	return oauthToken(ctx, h, vendor, tokenURL, form, authorization, c)
+}

@@ -26,8 +26,8 @@ var Version = "v0.0.0-dev"
 
 const backendHelp = `
 The vendor secrets engine stores the API client credentials that security
-vendors (Cyral, CyberArk Identity, CyberArk PAM, PrivX, Code42 Incydr, or any
-OAuth 2.0 server) issue to integrations, and hands out short-lived bearer
+vendors (see vendor in path-help roles/<name> for the list, and any OAuth
+2.0 server) issue to integrations, and hands out short-lived bearer
 tokens minted with them. Applications read vendor/token/<role> and never see
 the long-lived secret.
 
@@ -290,7 +290,7 @@ func (b *backend) unsavedFor(name string) *pendingSecret {
 func (b *backend) newRoleState(name string, role *roleEntry, cfg *configEntry) (*roleState, error) {
 	v, ok := client.Lookup(role.Vendor)
 	if !ok {
-		return nil, &client.FieldError{Field: "vendor", Msg: "names an unknown vendor " + role.Vendor}
+		return nil, &inputError{Field: "vendor", Msg: "names an unknown vendor " + role.Vendor}
 	}
 	h, err := b.newHTTP(role, cfg)
 	if err != nil {

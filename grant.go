@@ -7,8 +7,6 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-secure-stdlib/strutil"
-
-	"github.com/vendortoken/vault-plugin-secrets-vendor/client"
 )
 
 // An admin role (another role's rotation_role) can change secrets of
@@ -24,14 +22,14 @@ const maxAllowedRoles = 64
 // where * stands for any run of characters.
 func checkAllowedRoles(list []string) error {
 	if len(list) > maxAllowedRoles {
-		return &client.FieldError{Field: "rotation_allowed_roles", Msg: fmt.Sprintf("has %d entries; at most %d", len(list), maxAllowedRoles)}
+		return &inputError{Field: "rotation_allowed_roles", Msg: fmt.Sprintf("has %d entries; at most %d", len(list), maxAllowedRoles)}
 	}
 	for _, e := range list {
 		if e == "*" {
 			continue
 		}
 		if !validName(strings.ReplaceAll(e, "*", "x")) {
-			return &client.FieldError{Field: "rotation_allowed_roles", Msg: fmt.Sprintf("entry %q is not a role name or a glob such as ci-*", clipText(e, 100))}
+			return &inputError{Field: "rotation_allowed_roles", Msg: fmt.Sprintf("entry %q is not a role name or a glob such as ci-*", clipText(e, 100))}
 		}
 	}
 	return nil
@@ -48,13 +46,13 @@ func checkAdmin(name string, role, admin *roleEntry) error {
 	adminName := role.RotationRole
 	switch {
 	case admin == nil:
-		return &client.FieldError{Field: "rotation_role", Msg: fmt.Sprintf("names role %q, which does not exist", adminName)}
+		return &inputError{Field: "rotation_role", Msg: fmt.Sprintf("names role %q, which does not exist", adminName)}
 	case admin.Vendor != role.Vendor:
-		return &client.FieldError{Field: "rotation_role", Msg: fmt.Sprintf("names a %s role; it must be a %s role of the same tenant", admin.Vendor, role.Vendor)}
+		return &inputError{Field: "rotation_role", Msg: fmt.Sprintf("names a %s role; it must be a %s role of the same tenant", admin.Vendor, role.Vendor)}
 	case !sameOrigin(admin.URL, role.URL):
-		return &client.FieldError{Field: "rotation_role", Msg: fmt.Sprintf("names role %q at another address (%s); its token would be sent to %s", adminName, origin(admin.URL), origin(role.URL))}
+		return &inputError{Field: "rotation_role", Msg: fmt.Sprintf("names role %q at another address (%s); its token would be sent to %s", adminName, origin(admin.URL), origin(role.URL))}
 	case !admin.grants(name):
-		return &client.FieldError{Field: "rotation_role", Msg: fmt.Sprintf(
+		return &inputError{Field: "rotation_role", Msg: fmt.Sprintf(
 			"names role %q, whose rotation_allowed_roles does not grant role %q: an admin role rotates only the roles it lists; add %q (or a glob such as %q) to rotation_allowed_roles on role %q",
 			adminName, name, name, globOf(name), adminName)}
 	}
@@ -90,16 +88,16 @@ func (r *roleEntry) stuck() bool {
 }
 
 func (r *roleEntry) stuckError() error {
-	return &errStuck{&client.FieldError{Field: "client_secret", Msg: fmt.Sprintf(
+	return &errStuck{&inputError{Field: "client_secret", Msg: fmt.Sprintf(
 		"of this role was lost by the rotation of %s (last_rotation_error says why); no secret is tried again until the role is written: write the account's current client_secret, or set rotation_role to an admin role that grants this role and rotate",
 		r.Lost.At.UTC().Format(time.RFC3339))}}
 }
 
 // errStuck is the refusal to rotate a stuck role. It is a 400, and it is
 // not recorded over the error that made the role stuck.
-type errStuck struct{ *client.FieldError }
+type errStuck struct{ *inputError }
 
-func (e *errStuck) Unwrap() error { return e.FieldError }
+func (e *errStuck) Unwrap() error { return e.inputError }
 
 // lostHere: the plugin lost the secret of the account the role holds now.
 func (r *roleEntry) lostHere() bool {

@@ -209,7 +209,7 @@ func TestOpenAPIKeepsEveryOperation(t *testing.T) {
 		t.Fatalf("no OpenAPI document: %T", resp.Data["openapi"])
 	}
 	for path, ops := range map[string][]string{
-		"/roles/{name}":       {"get", "post", "delete"},
+		"/roles/{name}":       {"get", "post", "patch", "delete"},
 		"/roles/":             {"get"},
 		"/token/{name}":       {"get"},
 		"/rotate-role/{name}": {"post"},
@@ -219,7 +219,7 @@ func TestOpenAPIKeepsEveryOperation(t *testing.T) {
 		if pi == nil {
 			t.Fatalf("no %s in the OpenAPI document", path)
 		}
-		have := map[string]bool{"get": pi.Get != nil, "post": pi.Post != nil, "delete": pi.Delete != nil}
+		have := map[string]bool{"get": pi.Get != nil, "post": pi.Post != nil, "patch": pi.Patch != nil, "delete": pi.Delete != nil}
 		for _, op := range ops {
 			if !have[op] {
 				t.Errorf("%s has no %s operation", path, op)

@@ -13,8 +13,8 @@ import (
 
 // Host policy. A URL's host is matched in the form it is dialled in, and
 // only a host already in that form is accepted: Go's HTTP client looks a
-// name up in its IDNA ASCII form (idna.Lookup), so "evil。acme.cyral.com"
-// is dialled as evil.acme.cyral.com, and an IPv6 zone id may hold dots.
+// name up in its IDNA ASCII form (idna.Lookup), so "evil。acme.vendor.example"
+// is dialled as evil.acme.vendor.example, and an IPv6 zone id may hold dots.
 // allowed_hosts entries are name patterns, where "*" is exactly one label,
 // or IP addresses and CIDRs; an IP literal host is matched as an address
 // against those alone, a name against name patterns alone.
@@ -85,7 +85,7 @@ func normalPattern(p string) (string, error) {
 		return ipEntry(p, a, netip.Prefix{})
 	}
 	if strings.ContainsAny(p, "/:@?# ") {
-		return "", fmt.Errorf("entry %q must be a host name pattern like *.cyral.com, an IP address, or a CIDR such as 10.0.0.0/8 or fd00::/8, without scheme, port or path", p)
+		return "", fmt.Errorf("entry %q must be a host name pattern like *.vendor.example, an IP address, or a CIDR such as 10.0.0.0/8 or fd00::/8, without scheme, port or path", p)
 	}
 	// The full stops IDNA maps to '.', so that they separate labels here too.
 	p = strings.NewReplacer("\u3002", ".", "\uff0e", ".", "\uff61", ".").Replace(p)
@@ -98,7 +98,7 @@ func normalPattern(p string) (string, error) {
 		case l == "*":
 			continue
 		case strings.Contains(l, "*"):
-			return "", fmt.Errorf("entry %q: * must stand alone for one whole label, as in *.cyral.com or api.*.code42.com", p)
+			return "", fmt.Errorf("entry %q: * must stand alone for one whole label, as in *.vendor.example or api.*.vendor.example", p)
 		}
 		a, err := idna.Lookup.ToASCII(l)
 		if err != nil || a == "" || strings.Contains(a, ".") {
@@ -226,8 +226,8 @@ func checkHostPattern(p string) error {
 // hostAllowed reports whether host, as url.URL.Hostname gives it, is in
 // normal form and matches one of patterns: an IP literal by address
 // against the IP and CIDR entries, a name label by label against the name
-// patterns, where "*" stands for exactly one DNS label: "*.cyral.com"
-// matches "acme.cyral.com", not "cyral.com" or "a.b.cyral.com". Entries
+// patterns, where "*" stands for exactly one DNS label: "*.vendor.example"
+// matches "acme.vendor.example", not "vendor.example" or "a.b.vendor.example". Entries
 // are judged by today's rules, so one stored before them that they refuse
 // matches nothing.
 func hostAllowed(patterns []string, host string) bool {

@@ -6,8 +6,6 @@ import (
 	"sort"
 	"strings"
 	"time"
-
-	"github.com/vendortoken/vault-plugin-secrets-vendor/client"
 )
 
 // Limits on what a request may carry and a role may hold: nothing in the
@@ -27,10 +25,10 @@ const (
 // negative value or one over limit before multiplying, so nothing wraps.
 func seconds(field string, secs int, limit time.Duration, limitText string) (time.Duration, error) {
 	if secs < 0 {
-		return 0, &client.FieldError{Field: field, Msg: "must not be negative"}
+		return 0, &inputError{Field: field, Msg: "must not be negative"}
 	}
 	if secs > int(limit/time.Second) {
-		return 0, &client.FieldError{Field: field, Msg: "must be at most " + limitText}
+		return 0, &inputError{Field: field, Msg: "must be at most " + limitText}
 	}
 	return time.Duration(secs) * time.Second, nil
 }
@@ -53,12 +51,25 @@ func checkRoleSize(r *roleEntry) error {
 		name string
 		n    int
 	}
+	// The vendor's fields count one by one, as the role writer gave them.
+	if raw, ok := fields["fields"]; ok {
+		delete(fields, "fields")
+		var own map[string]json.RawMessage
+		if err := json.Unmarshal(raw, &own); err != nil {
+			return err
+		}
+		for k, v := range own {
+			if _, common := fields[k]; !common {
+				fields[k] = v
+			}
+		}
+	}
 	var big []sized
 	for k, v := range fields {
-		switch k {
-		case "client_secret", "oauth_client_secret", "pending":
+		switch {
+		case k == "client_secret" || k == "pending" || isSecretField(k):
 			continue // small by their own limits; their sizes are nobody's business
-		case "url":
+		case k == "url":
 			k = urlField(r.Vendor)
 		}
 		if len(v) > maxFieldLen {
@@ -73,7 +84,7 @@ func checkRoleSize(r *roleEntry) error {
 	if len(names) == 0 {
 		names = []string{"the role's fields"}
 	}
-	return &client.FieldError{Field: strings.Join(names, ", "), Msg: fmt.Sprintf(
+	return &inputError{Field: strings.Join(names, ", "), Msg: fmt.Sprintf(
 		"would make the role %d bytes as stored, over the 64 KiB (%d bytes) a role may hold; shorten them", len(raw), maxRoleBytes)}
 }
 
@@ -81,11 +92,11 @@ func checkRoleSize(r *roleEntry) error {
 // are the lengths of its entries (keys and values).
 func checkList(field string, n int, sizes []int) error {
 	if n > maxListEntries {
-		return &client.FieldError{Field: field, Msg: fmt.Sprintf("has %d entries; at most %d are allowed", n, maxListEntries)}
+		return &inputError{Field: field, Msg: fmt.Sprintf("has %d entries; at most %d are allowed", n, maxListEntries)}
 	}
 	for _, size := range sizes {
 		if size > maxFieldLen {
-			return &client.FieldError{Field: field, Msg: fmt.Sprintf("has an entry of %d bytes; each (key and value) is at most %d bytes", size, maxFieldLen)}
+			return &inputError{Field: field, Msg: fmt.Sprintf("has an entry of %d bytes; each (key and value) is at most %d bytes", size, maxFieldLen)}
 		}
 	}
 	return nil

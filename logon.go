@@ -136,7 +136,11 @@ func (b *backend) guard(vendor string, c client.Creds) *logonGuard {
 // hash under a key that lives only in this process.
 func (b *backend) fingerprint(vendor string, c client.Creds) [sha256.Size]byte {
 	m := hmac.New(sha256.New, b.fpKey[:])
-	for _, part := range []string{guardKey(vendor, c), c.ClientSecret, c.OAuthClientID, c.OAuthClientSecret, c.AuthMethod} {
+	parts := []string{guardKey(vendor, c), c.ClientSecret}
+	for _, name := range c.Fields.Names() {
+		parts = append(parts, name, fmt.Sprintf("%q", c.Fields[name]))
+	}
+	for _, part := range parts {
 		fmt.Fprintf(m, "%d:%s;", len(part), part)
 	}
 	var fp [sha256.Size]byte
@@ -184,7 +188,7 @@ func (b *backend) logon(ctx context.Context, vendor string, c client.Creds, call
 		delete(g.refused, fp)
 		delete(g.down, fp)
 		g.worked = fp
-	case client.IsRefusal(err):
+	case vendorRefused(err):
 		delete(g.down, fp)
 		g.refused[fp] = refusal{at: at, err: err}
 		g.failures = append(g.failures, at)

@@ -36,7 +36,8 @@ func defaultConfig() *configEntry {
 }
 
 // checkURL enforces the policy on a URL about to be called or stored; field
-// names the role field that holds it (base_url, or token_url for oauth2).
+// names the role field that holds it (base_url, or the address field its
+// vendor declares).
 // An IP literal where no vendor lives (link-local, unspecified, multicast)
 // is refused whatever allowed_hosts says; the dialer refuses names that
 // resolve there.
@@ -44,18 +45,18 @@ func (c *configEntry) checkURL(field string, u *url.URL) error {
 	host := u.Hostname()
 	_, addr, err := normalHost(host)
 	if err != nil {
-		return &client.FieldError{Field: field, Msg: fmt.Sprintf("host %q %s", host, err)}
+		return &inputError{Field: field, Msg: fmt.Sprintf("host %q %s", host, err)}
 	}
 	if addr.IsValid() {
 		if why := client.BlockedAddress(addr); why != "" {
-			return &client.FieldError{Field: field, Msg: fmt.Sprintf("host %q is %s; it is never called, whatever allowed_hosts says", host, why)}
+			return &inputError{Field: field, Msg: fmt.Sprintf("host %q is %s; it is never called, whatever allowed_hosts says", host, why)}
 		}
 	}
 	if u.Scheme == "http" && !c.AllowHTTP {
-		return &client.FieldError{Field: field, Msg: fmt.Sprintf("uses plain http (%s); use https, or set allow_http=true on vendor/config for a test vendor", u.Host)}
+		return &inputError{Field: field, Msg: fmt.Sprintf("uses plain http (%s); use https, or set allow_http=true on vendor/config for a test vendor", u.Host)}
 	}
 	if len(c.AllowedHosts) > 0 && !hostAllowed(c.AllowedHosts, host) {
-		return &client.FieldError{Field: field, Msg: fmt.Sprintf("host %q is not in config allowed_hosts %v", host, c.AllowedHosts)}
+		return &inputError{Field: field, Msg: fmt.Sprintf("host %q is not in config allowed_hosts %v", host, c.AllowedHosts)}
 	}
 	return nil
 }
@@ -75,7 +76,7 @@ func pathConfig(b *backend) []*framework.Path {
 		Fields: map[string]*framework.FieldSchema{
 			"allowed_hosts": {
 				Type:        framework.TypeCommaStringSlice,
-				Description: "Hosts a role's URL may name, checked at role write and again at every call: host name patterns, where '*' stands for exactly one DNS label (*.cyral.com matches acme.cyral.com, not cyral.com or a.b.cyral.com; api.*.code42.com), and IP addresses or CIDRs (127.0.0.1, 10.0.0.0/8, fd00::/8). Names are matched in IDNA ASCII form, lower case, without a trailing dot; a URL host not already in that form is refused. An IP literal host matches only IP and CIDR entries, and a name only name patterns; address-like patterns (10.*.*.*) and zone ids are refused. Empty allows any host. Link-local (169.254.0.0/16, fe80::/10), unspecified and multicast addresses are never connected to, whatever this says.",
+				Description: "Hosts a role's URL may name, checked at role write and again at every call: host name patterns, where '*' stands for exactly one DNS label (*.vendor.example matches acme.vendor.example, not vendor.example or a.b.vendor.example; api.*.vendor.example), and IP addresses or CIDRs (127.0.0.1, 10.0.0.0/8, fd00::/8). Names are matched in IDNA ASCII form, lower case, without a trailing dot; a URL host not already in that form is refused. An IP literal host matches only IP and CIDR entries, and a name only name patterns; address-like patterns (10.*.*.*) and zone ids are refused. Empty allows any host. Link-local (169.254.0.0/16, fe80::/10), unspecified and multicast addresses are never connected to, whatever this says.",
 			},
 			"allow_http": {
 				Type:        framework.TypeBool,
@@ -121,8 +122,8 @@ Settings that apply to every role of this mount. Reading returns the values in
 force (defaults when nothing was written); deleting restores the defaults.
 
   allowed_hosts    hosts a role URL may name (empty: any host): name patterns
-                   where * is exactly one DNS label (*.cyral.com matches
-                   acme.cyral.com, not a.b.cyral.com), IP addresses and CIDRs
+                   where * is exactly one DNS label (*.vendor.example matches
+                   acme.vendor.example, not a.b.vendor.example), IP addresses and CIDRs
                    (10.0.0.0/8, fd00::/8); a pattern like 10.*.*.* is refused
                    in favour of a CIDR. Names are compared in IDNA ASCII, lower
                    case, without a trailing dot, and a URL host not already in

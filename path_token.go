@@ -64,7 +64,7 @@ const tokenHelp = `
 Returns a bearer token minted with the role's credentials:
 
   access_token     the token
-  token_type       Bearer (session for cyberark-pam)
+  token_type       Bearer, or session for tokens sent as-is
   authorization    the exact Authorization header value for the vendor
   expires_at       RFC 3339 expiry
   expires_in       whole seconds of life left
@@ -224,7 +224,7 @@ func unreachable(st *roleState, minRemaining, life time.Duration, fromCap bool) 
 	if fromCap {
 		source = " (token_ttl_cap)"
 	}
-	return &client.FieldError{Field: "min_remaining", Msg: fmt.Sprintf(
+	return &inputError{Field: "min_remaining", Msg: fmt.Sprintf(
 		"of %s cannot be met: %s tokens for this role live %s%s and are replaced when %s is left, so ask for at most %s",
 		minRemaining, st.role.Vendor, life, source, st.role.refreshBefore(life), st.role.reach(life))}
 }
@@ -281,7 +281,7 @@ func (b *backend) mintWith(ctx context.Context, st *roleState) (client.Token, er
 		if first == nil {
 			first = err
 		}
-		if !client.IsRefusal(err) && !isHeld(err) {
+		if !vendorRefused(err) && !isHeld(err) {
 			break
 		}
 	}

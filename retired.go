@@ -10,8 +10,6 @@ import (
 
 	"github.com/hashicorp/vault/sdk/framework"
 	"github.com/hashicorp/vault/sdk/logical"
-
-	"github.com/vendortoken/vault-plugin-secrets-vendor/client"
 )
 
 // A rotation leaves whatever holds the role's first configuration
@@ -29,21 +27,11 @@ const (
 	retiredKeyLen      = 32
 )
 
-// retiredSecretFields are the role fields a rotation can replace.
-var retiredSecretFields = []string{"client_secret", "oauth_client_secret"}
-
 // retiredSecret is a secret a rotation replaced, as a keyed hash.
 type retiredSecret struct {
 	Field     string    `json:"field"`
 	HMAC      []byte    `json:"hmac"`
 	RetiredAt time.Time `json:"retired_at"`
-}
-
-func (r *roleEntry) secretField(field string) string {
-	if field == "oauth_client_secret" {
-		return r.OAuthClientSecret
-	}
-	return r.ClientSecret
 }
 
 // retiredKey returns the mount's HMAC key; with create, it makes the key
@@ -89,9 +77,9 @@ func retiredMAC(key []byte, role, secret string) []byte {
 func (b *backend) retire(ctx context.Context, s logical.Storage, name string, prev, next *roleEntry, at time.Time) error {
 	var fresh []retiredSecret
 	var key []byte
-	for _, field := range retiredSecretFields {
-		old := prev.secretField(field)
-		if old == "" || old == next.secretField(field) {
+	for _, field := range roleSecretFields(prev.Vendor) {
+		old := prev.secretValue(field)
+		if old == "" || old == next.secretValue(field) {
 			continue
 		}
 		if key == nil {
@@ -106,8 +94,8 @@ func (b *backend) retire(ctx context.Context, s logical.Storage, name string, pr
 		return nil
 	}
 	var inUse [][]byte
-	for _, field := range retiredSecretFields {
-		if cur := next.secretField(field); cur != "" {
+	for _, field := range roleSecretFields(prev.Vendor) {
+		if cur := next.secretValue(field); cur != "" {
 			inUse = append(inUse, retiredMAC(key, name, cur))
 		}
 	}
@@ -146,18 +134,18 @@ func (b *backend) refuseRetired(ctx context.Context, s logical.Storage, name str
 	if err != nil || key == nil {
 		return err
 	}
-	for _, field := range retiredSecretFields {
+	for _, field := range roleSecretFields(role.Vendor) {
 		if _, ok := d.GetOk(field); !ok {
 			continue
 		}
-		v := role.secretField(field)
+		v := role.secretValue(field)
 		if v == "" {
 			continue
 		}
 		mac := retiredMAC(key, name, v)
 		for _, r := range role.Retired {
 			if hmac.Equal(r.HMAC, mac) {
-				return &client.FieldError{Field: field, Msg: fmt.Sprintf(
+				return &inputError{Field: field, Msg: fmt.Sprintf(
 					"was rotated away by Vault at %s: the vendor no longer accepts it, and writing it back would stop the role from minting. "+
 						"Leave %s out of the write to keep the secret Vault rotated to (in Terraform, ignore_changes), write a new secret the vendor accepts, "+
 						"or rotate with: vault write -f <mount>/rotate-role/%s",

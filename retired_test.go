@@ -12,6 +12,8 @@ import (
 	"testing"
 
 	"github.com/hashicorp/vault/sdk/logical"
+
+	"github.com/vendortoken/vault-plugin-secrets-vendor/client"
 )
 
 // After a rotation, infrastructure as code re-applies the role as it was
@@ -70,7 +72,7 @@ func TestRetiredOAuthClientSecretIsRefused(t *testing.T) {
 	h.ok(logical.UpdateOperation, "rotate-role/r", nil)
 	r := w.storedRole()
 	// The fake keeps the OAuth client across a replacement: still in force.
-	h.ok(logical.UpdateOperation, "roles/r", map[string]any{"oauth_client_secret": r.OAuthClientSecret, "verify": true})
+	h.ok(logical.UpdateOperation, "roles/r", map[string]any{"oauth_client_secret": r.Fields.String("oauth_client_secret"), "verify": true})
 	for _, s := range r.Retired {
 		if s.Field != "client_secret" {
 			t.Fatalf("a secret still in force was retired: %+v", s)
@@ -80,14 +82,14 @@ func TestRetiredOAuthClientSecretIsRefused(t *testing.T) {
 	// A replacement that also brings a new OAuth client retires the old one.
 	prev := *r
 	next := prev
-	next.OAuthClientSecret = "New-OAuth-Secret-3"
+	next.Fields = prev.Fields.With(client.Values{"oauth_client_secret": "New-OAuth-Secret-3"})
 	if err := h.b.retire(context.Background(), h.storage, "r", &prev, &next, h.clock.Now()); err != nil {
 		t.Fatal(err)
 	}
 	if err := putRole(context.Background(), h.storage, "r", &next); err != nil {
 		t.Fatal(err)
 	}
-	h.badRequest(logical.UpdateOperation, "roles/r", map[string]any{"oauth_client_secret": prev.OAuthClientSecret, "verify": true},
+	h.badRequest(logical.UpdateOperation, "roles/r", map[string]any{"oauth_client_secret": prev.Fields.String("oauth_client_secret"), "verify": true},
 		"oauth_client_secret was rotated away by Vault at "+formatTime(h.clock.Now()))
 }
 

@@ -97,39 +97,6 @@ type rotationWAL struct {
 	Started time.Time `json:"started,omitempty"`
 }
 
-// pendingSecret is a new secret not yet proved, kept in the role entry.
-type pendingSecret struct {
-	RotationID        string    `json:"rotation_id"`
-	ClientID          string    `json:"client_id,omitempty"` // privx: the replacement client
-	ClientSecret      string    `json:"client_secret"`
-	OAuthClientID     string    `json:"oauth_client_id,omitempty"`
-	OAuthClientSecret string    `json:"oauth_client_secret,omitempty"`
-	Since             time.Time `json:"since"`
-}
-
-// pendingCreds are the role's credentials with the pending secret in place.
-func (r *roleEntry) pendingCreds(p *pendingSecret) client.Creds {
-	c := r.creds()
-	if p.ClientID != "" {
-		c.ClientID = p.ClientID
-	}
-	c.ClientSecret = p.ClientSecret
-	if p.OAuthClientID != "" {
-		c.OAuthClientID, c.OAuthClientSecret = p.OAuthClientID, p.OAuthClientSecret
-	}
-	return c
-}
-
-func (r *roleEntry) adopt(p *pendingSecret) {
-	if p.ClientID != "" {
-		r.ClientID = p.ClientID
-	}
-	r.ClientSecret = p.ClientSecret
-	if p.OAuthClientID != "" {
-		r.OAuthClientID, r.OAuthClientSecret = p.OAuthClientID, p.OAuthClientSecret
-	}
-}
-
 // roleLock serialises rotations, their recovery and role writes per role.
 func (b *backend) roleLock(name string) *locksutil.LockEntry {
 	return locksutil.LockForKey(b.locks, name)
@@ -249,7 +216,7 @@ func (b *backend) rotateRole(ctx context.Context, s logical.Storage, name, trigg
 		return nil, err
 	}
 	if role == nil {
-		return nil, &client.FieldError{Field: "name", Msg: fmt.Sprintf("%q names no role; list roles with: vault list <mount>/roles", name)}
+		return nil, &inputError{Field: "name", Msg: fmt.Sprintf("%q names no role; list roles with: vault list <mount>/roles", name)}
 	}
 	if trigger == triggerScheduled && (role.RotationPeriod <= 0 || b.now().Before(role.dueAt())) {
 		// Rotated (or changed) while this run waited for the lock.
@@ -309,7 +276,7 @@ func (rt *rotation) provesHolding(ctx context.Context) error {
 		rt.proof = &tok
 		return nil
 	}
-	if !client.IsRefusal(err) && !isHeld(err) {
+	if !vendorRefused(err) && !isHeld(err) {
 		return fmt.Errorf("proving the role's current secret before rotating it: %w", err)
 	}
 	if rt.by.Self {
@@ -319,7 +286,7 @@ func (rt *rotation) provesHolding(ctx context.Context) error {
 		rt.evidence = true
 		return nil
 	}
-	return &client.FieldError{Field: "rotation_role", Msg: fmt.Sprintf(
+	return &inputError{Field: "rotation_role", Msg: fmt.Sprintf(
 		"%q is not used to rotate account %q: role %q does not prove it holds that account (%v). An admin rotates only an account whose role mints with its stored secret, or one whose secret this plugin lost mid-rotation; write the account's current client_secret to the role (verify=true), then rotate",
 		rt.role.RotationRole, clipText(rt.role.ClientID, 200), rt.name, err)}
 }
@@ -373,7 +340,7 @@ func (rt *rotation) setSecret(ctx context.Context, v client.SecretSetter) error 
 		return err
 	}
 	if err != nil {
-		rt.refused = client.IsRefusal(err)
+		rt.refused = vendorRefused(err)
 		return rt.recover(ctx, err)
 	}
 	rt.b.accepted(rt.role.Vendor, rt.role.pendingCreds(rt.role.Pending))
@@ -419,7 +386,7 @@ func (rt *rotation) replace(ctx context.Context, v client.ClientReplacer) error 
 		return err
 	}
 	if err != nil {
-		if !client.IsRejected(err) {
+		if !rejected(err) {
 			// The reply, and with it the new client's id, may be lost.
 			err = fmt.Errorf("%w (if %s created an API client before the failure, it has the same name as client %s and is not used: delete it)", err, rt.role.Vendor, rt.role.ClientID)
 		}
@@ -440,7 +407,7 @@ func (rt *rotation) replace(ctx context.Context, v client.ClientReplacer) error 
 	if err != nil {
 		return rt.recover(ctx, err)
 	}
-	p := &pendingSecret{ClientID: newID, ClientSecret: creds.ClientSecret, OAuthClientID: creds.OAuthClientID, OAuthClientSecret: creds.OAuthClientSecret}
+	p := rt.role.replacementPending(creds)
 	rt.b.accepted(rt.role.Vendor, rt.role.pendingCreds(p))
 	if err := rt.storePending(ctx, p); err != nil {
 		return rt.recover(ctx, err)
@@ -585,7 +552,7 @@ func (rt *rotation) settle(ctx context.Context) error {
 				return err
 			}
 			return rt.finish(ctx)
-		case !client.IsRefusal(errP) || !client.IsRefusal(errC):
+		case !vendorRefused(errP) || !vendorRefused(errC):
 			return fmt.Errorf("the vendor could not say which secret is valid, and Vault will retry: pending: %v; current: %v", errP, errC)
 		}
 		return rt.lost(ctx, fmt.Errorf("neither the pending nor the current secret is accepted: pending: %v; current: %w", errP, errC))
@@ -594,7 +561,7 @@ func (rt *rotation) settle(ctx context.Context) error {
 	// a PrivX replacement was never switched to. A vendor-made secret may
 	// have been made and lost.
 	if err := rt.prove(ctx, rt.role.creds()); err != nil {
-		if !client.IsRefusal(err) {
+		if !vendorRefused(err) {
 			return fmt.Errorf("%w; Vault will retry", err)
 		}
 		return rt.lost(ctx, fmt.Errorf("the current secret is no longer accepted: %w", err))
@@ -623,7 +590,7 @@ func (rt *rotation) lost(ctx context.Context, why error) error {
 	if err := rt.start(ctx); err != nil {
 		rt.dropIntentFrom(ctx, n)
 		err = fmt.Errorf("%v; an admin rotation to replace it failed: %w", why, err)
-		if client.IsRejected(err) {
+		if rejected(err) {
 			// Refused, not unreachable: retrying would only prove the
 			// same dead secrets again.
 			return rt.markLost(ctx, err)
@@ -944,10 +911,10 @@ func (b *backend) newSecret(ctx context.Context, role *roleEntry, rules client.S
 	}
 	s, err := b.System().GeneratePasswordFromPolicy(ctx, role.PasswordPolicy)
 	if err != nil {
-		return "", &client.FieldError{Field: "password_policy", Msg: fmt.Sprintf("%q could not make a password: %v", role.PasswordPolicy, err)}
+		return "", &inputError{Field: "password_policy", Msg: fmt.Sprintf("%q could not make a password: %v", role.PasswordPolicy, err)}
 	}
 	if n := len(s); n < rules.MinLen || (rules.MaxLen > 0 && n > rules.MaxLen) {
-		return "", &client.FieldError{Field: "password_policy", Msg: fmt.Sprintf(
+		return "", &inputError{Field: "password_policy", Msg: fmt.Sprintf(
 			"%q makes %d-character passwords; %s takes %d to %d", role.PasswordPolicy, n, role.Vendor, rules.MinLen, rules.MaxLen)}
 	}
 	return s, nil

@@ -56,7 +56,7 @@ func (w *rotWorld) victim(old *roleEntry) (vendortest.Account, map[string]any) {
 	case "cyberark-pam":
 		a.AuthMethod = "LDAP"
 	case "privx":
-		a.OAuthClientID, a.OAuthClientSecret = old.OAuthClientID, old.OAuthClientSecret
+		a.OAuthClientID, a.OAuthClientSecret = old.Fields.String("oauth_client_id"), old.Fields.String("oauth_client_secret")
 	}
 	w.srv.AddAccount(a)
 	w.h.secrets = append(w.h.secrets, a.Secret)
@@ -64,11 +64,11 @@ func (w *rotWorld) victim(old *roleEntry) (vendortest.Account, map[string]any) {
 		"vendor": old.Vendor, urlField(old.Vendor): old.URL, "ca_cert": old.CACert,
 		"client_id": a.ID, "client_secret": "Wrong-Guess-7", "rotation_role": "admin",
 	}
-	if old.OAuthClientID != "" {
-		role["oauth_client_id"], role["oauth_client_secret"] = old.OAuthClientID, old.OAuthClientSecret
+	if old.Fields.String("oauth_client_id") != "" {
+		role["oauth_client_id"], role["oauth_client_secret"] = old.Fields.String("oauth_client_id"), old.Fields.String("oauth_client_secret")
 	}
-	if old.AuthMethod != "" {
-		role["auth_method"] = old.AuthMethod
+	if old.Fields.String("auth_method") != "" {
+		role["auth_method"] = old.Fields.String("auth_method")
 	}
 	return a, role
 }

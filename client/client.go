@@ -14,40 +14,58 @@ import (
 	"time"
 )
 
-// Creds is what a vendor needs to mint a token for one role. BaseURL is the
-// token URL itself for the generic oauth2 vendor.
+// Creds is what a vendor needs to mint a token for one role. BaseURL is
+// the vendor's address, whatever its role field is called (AddressField).
 type Creds struct {
 	BaseURL      string
 	ClientID     string
 	ClientSecret string
+	// Fields are the vendor's own role fields (Vendor.Fields).
+	Fields Values
+}
 
-	// privx: the OAuth client that fronts the API client.
-	OAuthClientID     string
-	OAuthClientSecret string
-
-	// cyberark-pam: cyberark, ldap, radius or windows.
-	AuthMethod string
-
-	// oauth2
-	Scopes      []string
-	Audience    string
-	AuthStyle   string // basic or body
-	TokenParams map[string]string
+// SecretForms is implemented by a vendor that sends a secret field in a
+// form of its own (the base64 of a Basic pair), which a vendor may echo.
+type SecretForms interface {
+	SecretForms(c Creds) []string
 }
 
 // Secrets lists the values that must never appear in an error text: the
-// secrets, and the base64 of each Basic pair they travel in (privx's OAuth
-// client and incydr send the pair raw, oauth2 form-encodes it first), which
-// a vendor may echo from the Authorization header.
+// client secret, every field any vendor declares secret, the base64 of
+// the client's Basic pair (raw, and form-encoded first as RFC 6749 does),
+// and the forms vendors add for their own fields.
 func (c Creds) Secrets() []string {
-	out := []string{c.ClientSecret, c.OAuthClientSecret}
+	out := []string{c.ClientSecret}
 	b64 := base64.StdEncoding.EncodeToString
 	if c.ClientSecret != "" {
 		out = append(out, b64([]byte(c.ClientID+":"+c.ClientSecret)),
 			b64([]byte(url.QueryEscape(c.ClientID)+":"+url.QueryEscape(c.ClientSecret))))
 	}
-	if c.OAuthClientSecret != "" {
-		out = append(out, b64([]byte(c.OAuthClientID+":"+c.OAuthClientSecret)))
+	if len(c.Fields) == 0 {
+		return out
+	}
+	for _, name := range secretFields() {
+		if s := c.Fields.String(name); s != "" {
+			out = append(out, s)
+		}
+	}
+	for _, n := range Names() {
+		if sf, ok := registry[n].(SecretForms); ok {
+			out = append(out, sf.SecretForms(c)...)
+		}
+	}
+	return out
+}
+
+// secretFields are the names of the fields any vendor declares secret.
+func secretFields() []string {
+	var out []string
+	for _, n := range Names() {
+		for _, f := range registry[n].Fields() {
+			if f.Secret && !contains(out, f.Name) {
+				out = append(out, f.Name)
+			}
+		}
 	}
 	return out
 }
@@ -67,23 +85,24 @@ type Token struct {
 	LifetimeKnown bool
 }
 
-// Vendor mints tokens for one kind of vendor. Each lives in its own file and
-// registers itself, so adding a vendor touches nothing else.
+// Vendor mints tokens for one kind of vendor. Each lives in its own file,
+// declares its role fields and registers itself, so adding a vendor
+// touches nothing else.
 type Vendor interface {
 	// Name is the role's `vendor` value.
 	Name() string
-	// Fields lists the vendor-specific role fields the vendor uses, beyond
-	// base_url, client_id and client_secret.
-	Fields() []string
-	// Check reports the first problem with creds as a *FieldError.
-	Check(c Creds) error
+	// Fields declares the vendor's own role fields, its address field
+	// when that is not base_url, and checks on the common fields.
+	Fields() []Field
 	// Token mints one token.
 	Token(ctx context.Context, h *HTTP, c Creds) (Token, error)
 }
 
 var registry = map[string]Vendor{}
 
-func register(v Vendor) {
+// Register adds v to the vendors roles may name. Vendors call it from
+// init; it panics on a name registered twice.
+func Register(v Vendor) {
 	if _, dup := registry[v.Name()]; dup {
 		panic("client: vendor registered twice: " + v.Name())
 	}
@@ -106,70 +125,10 @@ func Names() []string {
 	return names
 }
 
-// Vendor-specific role fields. The generic ones (base_url, client_id,
-// client_secret) every vendor takes.
-const (
-	FieldOAuthClientID     = "oauth_client_id"
-	FieldOAuthClientSecret = "oauth_client_secret"
-	FieldAuthMethod        = "auth_method"
-	FieldScopes            = "scopes"
-	FieldAudience          = "audience"
-	FieldAuthStyle         = "auth_style"
-	FieldTokenParams       = "token_params"
-)
-
-// Set reports whether the vendor-specific field is set in c.
-func (c Creds) Set(field string) bool {
-	switch field {
-	case FieldOAuthClientID:
-		return c.OAuthClientID != ""
-	case FieldOAuthClientSecret:
-		return c.OAuthClientSecret != ""
-	case FieldAuthMethod:
-		return c.AuthMethod != ""
-	case FieldScopes:
-		return len(c.Scopes) > 0
-	case FieldAudience:
-		return c.Audience != ""
-	case FieldAuthStyle:
-		return c.AuthStyle != ""
-	case FieldTokenParams:
-		return len(c.TokenParams) > 0
-	}
-	return false
-}
-
-var vendorFields = []string{
-	FieldOAuthClientID, FieldOAuthClientSecret, FieldAuthMethod,
-	FieldScopes, FieldAudience, FieldAuthStyle, FieldTokenParams,
-}
-
-// Validate checks creds for vendor v: the URL, the credentials, fields that
-// belong to another vendor, then the vendor's own rules.
-func Validate(v Vendor, c Creds) error {
-	urlField := "base_url"
-	if v.Name() == "oauth2" {
-		urlField = "token_url"
-	}
-	if c.BaseURL == "" {
-		return &FieldError{Field: urlField, Msg: "is required"}
-	}
-	if err := checkURL(c.BaseURL, v.Name() == "oauth2"); err != nil {
-		return &FieldError{Field: urlField, Msg: err.Error()}
-	}
-	if c.ClientID == "" {
-		return &FieldError{Field: "client_id", Msg: "is required"}
-	}
-	if c.ClientSecret == "" {
-		return &FieldError{Field: "client_secret", Msg: "is required"}
-	}
-	for _, f := range vendorFields {
-		if c.Set(f) && !contains(v.Fields(), f) {
-			return &FieldError{Field: f, Msg: fmt.Sprintf("does not apply to vendor %s; leave it out, or set it empty on an existing role", v.Name())}
-		}
-	}
-	return v.Check(c)
-}
+// CheckURL accepts an absolute http(s) URL with a host and nothing that
+// could smuggle credentials or be silently dropped; a query only when
+// queryOK. Its error text is the message; the caller names the field.
+func CheckURL(raw string, queryOK bool) error { return checkURL(raw, queryOK) }
 
 // checkURL accepts an absolute http(s) URL with a host and nothing that
 // could smuggle credentials or be silently dropped.
@@ -199,28 +158,33 @@ func checkURL(raw string, queryOK bool) error {
 		return fmt.Errorf("must not have a ?query; give the vendor's address only")
 	}
 	if u.RawQuery != "" {
-		q, err := url.ParseQuery(u.RawQuery)
-		if err != nil {
+		if _, err := url.ParseQuery(u.RawQuery); err != nil {
 			return fmt.Errorf("has a ?query that does not parse")
-		}
-		for k := range q {
-			if reservedParam(k) {
-				return fmt.Errorf("must not carry %s in its ?query: the token request sets it itself", strconvQuote(k))
-			}
 		}
 	}
 	return nil
 }
 
-// pathSegment refuses, as a *FieldError on field, an id that a vendor puts
-// in a URL path but that would not stay one segment of it: made only of
-// dots (which walk up the path) or holding a slash.
-func pathSegment(field, id string) error {
+// pathSegment refuses an id that a vendor puts in a URL path but that
+// would not stay one segment of it: made only of dots (which walk up the
+// path) or holding a slash.
+func pathSegment(id string) error {
 	if strings.Trim(id, ".") == "" || strings.ContainsAny(id, `/\`) {
-		return &FieldError{Field: field, Msg: "must not be made only of dots or hold / or \\: this vendor puts it in a URL path, where it would address another resource"}
+		return errors.New("must not be made only of dots or hold / or \\: this vendor puts it in a URL path, where it would address another resource")
 	}
 	return nil
 }
+
+// segment is pathSegment at call time, as an ErrInvalid naming field.
+func segment(field, id string) error {
+	if err := pathSegment(id); err != nil {
+		return invalid(field, err.Error())
+	}
+	return nil
+}
+
+// checkPathSegment is pathSegment for a Field Check.
+func checkPathSegment(v any) error { s, _ := v.(string); return pathSegment(s) }
 
 func contains(list []string, s string) bool {
 	for _, v := range list {
@@ -265,4 +229,12 @@ func authorization(tokenType, token string) (string, string) {
 		return "Bearer", "Bearer " + token
 	}
 	return tokenType, tokenType + " " + token
+}
+
+// OAuthToken posts form (nil: an empty body) to tokenURL with the given
+// Authorization header value (none when empty) and reads an RFC 6749
+// token reply, keeping c's secrets out of any error: the token call of a
+// vendor declared outside this package.
+func (h *HTTP) OAuthToken(ctx context.Context, vendor, tokenURL string, form url.Values, authorization string, c Creds) (Token, error) {
+	return oauthToken(ctx, h, vendor, tokenURL, form, authorization, c)
 }

@@ -37,10 +37,10 @@ func setup(t *testing.T, vendor string) (*vendortest.Server, client.Creds, *clie
 		c.ClientID = acct.ID
 	case "privx":
 		acct.OAuthClientID, acct.OAuthClientSecret = "privx-external", "oauth %sec#ret:x"
-		c.OAuthClientID, c.OAuthClientSecret = acct.OAuthClientID, acct.OAuthClientSecret
+		c.Fields = client.Values{client.FieldOAuthClientID: acct.OAuthClientID, client.FieldOAuthClientSecret: acct.OAuthClientSecret}
 	case "oauth2":
 		acct.Scopes = []string{"read", "write"}
-		c.Scopes = []string{"read"}
+		c.Fields = client.Values{client.FieldScopes: []string{"read"}}
 	}
 	srv := vendortest.NewServer(vendor, vendortest.WithAccount(acct))
 	t.Cleanup(srv.Close)
@@ -99,7 +99,7 @@ func TestWrongSecretIsARejectionNamingTheVendor(t *testing.T) {
 			v, _ := client.Lookup(vendor)
 			_, err := v.Token(context.Background(), h, c)
 			var re *client.RejectedError
-			if !errors.As(err, &re) || !client.IsRejected(err) {
+			if !errors.As(err, &re) || !errors.Is(err, client.ErrRefused) {
 				t.Fatalf("want a rejection, got %T %v", err, err)
 			}
 			if !strings.HasPrefix(err.Error(), vendor+" refused") || re.Status < 400 || re.Status > 403 {
@@ -144,7 +144,7 @@ func TestTransientFailuresAreRetriedThenClassified(t *testing.T) {
 			}
 			if err != nil {
 				var ue *client.UnavailableError
-				if !errors.As(err, &ue) || ue.Class != tc.wantClass || client.IsRejected(err) {
+				if !errors.As(err, &ue) || ue.Class != tc.wantClass || (errors.Is(err, client.ErrRefused) || errors.Is(err, client.ErrInvalid)) {
 					t.Fatalf("want class %q, got %T %v", tc.wantClass, err, err)
 				}
 			}
@@ -158,7 +158,7 @@ func TestTransientFailuresAreRetriedThenClassified(t *testing.T) {
 func TestAdminReadsAreRetriedAfterA5xx(t *testing.T) {
 	srv, c, h := setup(t, "privx")
 	v, _ := client.Lookup("privx")
-	srv.AddAccount(vendortest.Account{ID: "admin", Secret: "admin secret", Admin: true, OAuthClientID: c.OAuthClientID, OAuthClientSecret: c.OAuthClientSecret})
+	srv.AddAccount(vendortest.Account{ID: "admin", Secret: "admin secret", Admin: true, OAuthClientID: c.Fields.String(client.FieldOAuthClientID), OAuthClientSecret: c.Fields.String(client.FieldOAuthClientSecret)})
 	admin := c
 	admin.ClientID, admin.ClientSecret = "admin", "admin secret"
 	tok, err := v.Token(context.Background(), h, admin)
@@ -210,7 +210,7 @@ func TestRedirectIsNotFollowed(t *testing.T) {
 	srv.Inject("token", vendortest.Fault{Status: 307, Body: ""})
 	v, _ := client.Lookup("cyral")
 	_, err := v.Token(context.Background(), h, c)
-	if !client.IsRejected(err) || !strings.Contains(err.Error(), "redirect") {
+	if !errors.Is(err, client.ErrRefused) || !strings.Contains(err.Error(), "redirect") {
 		t.Fatalf("want redirect rejection, got %v", err)
 	}
 	if srv.Calls("token") != 1 {
@@ -276,7 +276,7 @@ func TestClosedPortIsConnectionRefused(t *testing.T) {
 	v, _ := client.Lookup("privx")
 	_, err := v.Token(context.Background(), h, c)
 	var ue *client.UnavailableError
-	if !errors.As(err, &ue) || ue.Class != client.ClassRefused || client.IsRejected(err) {
+	if !errors.As(err, &ue) || ue.Class != client.ClassRefused || (errors.Is(err, client.ErrRefused) || errors.Is(err, client.ErrInvalid)) {
 		t.Fatalf("want connection refused, got %v", err)
 	}
 	if strings.Contains(err.Error(), hardSecret) {
@@ -320,7 +320,7 @@ func TestHTTPLayerPromises(t *testing.T) {
 			srv, c, h := setup(t, "incydr")
 			srv.Inject("token", vendortest.Fault{Status: status, Body: `{"error":"nope"}`, Times: -1})
 			_, err := v.Token(context.Background(), h, c)
-			if !client.IsRejected(err) || srv.Calls("token") != 1 {
+			if !errors.Is(err, client.ErrRefused) || srv.Calls("token") != 1 {
 				t.Fatalf("err %v after %d calls", err, srv.Calls("token"))
 			}
 		})

@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strings"
 )
@@ -12,17 +13,22 @@ import (
 // platformtoken endpoint.
 type cyberark struct{}
 
-func init() { register(cyberark{}) }
+func init() { Register(cyberark{}) }
 
-func (cyberark) Name() string     { return "cyberark" }
-func (cyberark) Fields() []string { return nil }
+func (cyberark) Name() string { return "cyberark" }
 
-func (cyberark) Check(c Creds) error {
-	at := strings.LastIndex(c.ClientID, "@")
-	if at <= 0 || at == len(c.ClientID)-1 {
-		return &FieldError{Field: "client_id", Msg: "must be the service user's login as user@suffix (for example svc-vault@cyberark.cloud.12345)"}
+func (cyberark) Fields() []Field {
+	return []Field{
+		{Name: FieldBaseURL, Description: "the Identity tenant, like https://acme.id.cyberark.cloud"},
+		{Name: FieldClientID, Description: "the service user's login, user@suffix", Check: func(v any) error {
+			id, _ := v.(string)
+			at := strings.LastIndex(id, "@")
+			if at <= 0 || at == len(id)-1 {
+				return errors.New("must be the service user's login as user@suffix (for example svc-vault@cyberark.cloud.12345)")
+			}
+			return nil
+		}},
 	}
-	return nil
 }
 
 func (v cyberark) Token(ctx context.Context, h *HTTP, c Creds) (Token, error) {

@@ -3,8 +3,10 @@ package client
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/url"
+	"sort"
 	"strings"
 )
 
@@ -12,7 +14,10 @@ import (
 // string, sent back on API calls as the whole Authorization header.
 type cyberarkPAM struct{}
 
-func init() { register(cyberarkPAM{}) }
+func init() { Register(cyberarkPAM{}) }
+
+// FieldAuthMethod is the PVWA logon method of a cyberark-pam role.
+const FieldAuthMethod = "auth_method"
 
 // PAMAuthMethods maps the role's auth_method to the PVWA URL segment.
 var PAMAuthMethods = map[string]string{
@@ -25,19 +30,24 @@ var PAMAuthMethods = map[string]string{
 // PAMDefaultAuthMethod is used when a cyberark-pam role names none.
 const PAMDefaultAuthMethod = "cyberark"
 
-func (cyberarkPAM) Name() string     { return "cyberark-pam" }
-func (cyberarkPAM) Fields() []string { return []string{FieldAuthMethod} }
+func (cyberarkPAM) Name() string { return "cyberark-pam" }
 
-func (cyberarkPAM) Check(c Creds) error {
-	if c.AuthMethod != "" {
-		if _, ok := PAMAuthMethods[c.AuthMethod]; !ok {
-			return &FieldError{Field: FieldAuthMethod, Msg: "must be one of cyberark, ldap, radius, windows"}
-		}
+func (cyberarkPAM) Fields() []Field {
+	methods := make([]string, 0, len(PAMAuthMethods))
+	for m := range PAMAuthMethods {
+		methods = append(methods, m)
 	}
-	if strings.Contains(strings.ToLower(c.BaseURL), "/passwordvault") {
-		return &FieldError{Field: "base_url", Msg: "must be the PVWA address without /PasswordVault (for example https://pvwa.example.com)"}
+	sort.Strings(methods)
+	return []Field{
+		{Name: FieldBaseURL, Description: "the PVWA address without /PasswordVault, like https://pvwa.example.com", Check: func(v any) error {
+			if s, _ := v.(string); strings.Contains(strings.ToLower(s), "/passwordvault") {
+				return errors.New("must be the PVWA address without /PasswordVault (for example https://pvwa.example.com)")
+			}
+			return nil
+		}},
+		{Name: FieldAuthMethod, Kind: KindLowerString, Default: PAMDefaultAuthMethod, Allowed: methods,
+			Description: "PVWA logon method: cyberark (default), ldap, radius or windows."},
 	}
-	return nil
 }
 
 // pamLogon is the PVWA logon body. concurrentSession keeps a new logon from
@@ -118,7 +128,7 @@ func parsePAMUsers(data []byte, user string) (string, error) {
 }
 
 func (v cyberarkPAM) logon(ctx context.Context, h *HTTP, c Creds, newPassword string) (Token, error) {
-	method := c.AuthMethod
+	method := c.Fields.String(FieldAuthMethod)
 	if method == "" {
 		method = PAMDefaultAuthMethod
 	}

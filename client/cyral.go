@@ -10,13 +10,17 @@ import (
 // form body (never Basic), and expires_in arrives as a JSON string.
 type cyral struct{}
 
-func init() { register(cyral{}) }
+func init() { Register(cyral{}) }
 
-func (cyral) Name() string     { return "cyral" }
-func (cyral) Fields() []string { return nil }
+func (cyral) Name() string { return "cyral" }
 
-// Check: the client id is a path segment of the service account APIs.
-func (cyral) Check(c Creds) error { return pathSegment("client_id", c.ClientID) }
+// Fields: the client id is a path segment of the service account APIs.
+func (cyral) Fields() []Field {
+	return []Field{
+		{Name: FieldBaseURL, Description: "the control plane, like https://tenant.app.cyral.com"},
+		{Name: FieldClientID, Description: "the service account's client id", Check: checkPathSegment},
+	}
+}
 
 func (v cyral) Token(ctx context.Context, h *HTTP, c Creds) (Token, error) {
 	return oauthToken(ctx, h, v.Name(), join(c.BaseURL, "/v1/users/oidc/token"), clientCredentials(c), "", c)
@@ -25,7 +29,7 @@ func (v cyral) Token(ctx context.Context, h *HTTP, c Creds) (Token, error) {
 // RegenerateSecret asks the control plane for a new secret of the service
 // account; the old one stops working at once.
 func (v cyral) RegenerateSecret(ctx context.Context, h *HTTP, c Creds, by Actor) (string, error) {
-	if err := pathSegment("client_id", c.ClientID); err != nil {
+	if err := segment(FieldClientID, c.ClientID); err != nil {
 		return "", err
 	}
 	data, err := h.call(ctx, by, request{

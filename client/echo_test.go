@@ -16,7 +16,7 @@ import (
 // leakForms is every form in which c's secrets travel: raw, encoded and
 // escaped, and the base64 of each Basic pair.
 func leakForms(c client.Creds) []string {
-	return vendortest.LeakForms(nil, []vendortest.Pair{{ID: c.ClientID, Secret: c.ClientSecret}, {ID: c.OAuthClientID, Secret: c.OAuthClientSecret}})
+	return vendortest.LeakForms(nil, []vendortest.Pair{{ID: c.ClientID, Secret: c.ClientSecret}, {ID: c.Fields.String(client.FieldOAuthClientID), Secret: c.Fields.String(client.FieldOAuthClientSecret)}})
 }
 
 func assertNoLeak(t *testing.T, text string, c client.Creds) {
@@ -38,7 +38,7 @@ func TestVendorEchoOfTheRequestLeaksNoSecret(t *testing.T) {
 				srv.Inject("token", vendortest.Fault{Echo: echo})
 				v, _ := client.Lookup(vendor)
 				_, err := v.Token(context.Background(), h, c)
-				if !client.IsRejected(err) || !strings.HasPrefix(err.Error(), vendor+" refused the token request") {
+				if !errors.Is(err, client.ErrRefused) || !strings.HasPrefix(err.Error(), vendor+" refused the token request") {
 					t.Fatalf("want a refusal naming %s, got %v", vendor, err)
 				}
 				assertNoLeak(t, err.Error(), c)
@@ -74,7 +74,7 @@ func TestRedirectLocationIsNotQuoted(t *testing.T) {
 			srv.Inject("token", vendortest.Fault{Echo: vendortest.EchoRedirect, Location: other.URL + "/login"})
 			v, _ := client.Lookup(vendor)
 			_, err := v.Token(context.Background(), h, c)
-			if !client.IsRejected(err) || !strings.Contains(err.Error(), "redirect") || !strings.Contains(err.Error(), "another host") {
+			if !errors.Is(err, client.ErrRefused) || !strings.Contains(err.Error(), "redirect") || !strings.Contains(err.Error(), "another host") {
 				t.Fatalf("want a redirect refusal saying it points elsewhere, got %v", err)
 			}
 			assertNoLeak(t, err.Error(), c)

@@ -12,13 +12,24 @@ import (
 	"unicode/utf8"
 )
 
-// FieldError is bad role input: the caller must fix Field.
-type FieldError struct {
-	Field string
-	Msg   string
-}
+// ErrRefused matches (errors.Is) a vendor's answer that refused the
+// request: it said no, and said it about the credentials or the request.
+// Retrying cannot help; the operator must fix the role.
+var ErrRefused = errors.New("the vendor refused the request")
 
-func (e *FieldError) Error() string { return e.Field + " " + e.Msg }
+// ErrInvalid matches (errors.Is) a request this package refused before
+// any call, because of what it was given (a client id that is no URL path
+// segment, a CA that does not parse). The vendor said nothing.
+var ErrInvalid = errors.New("invalid input")
+
+// invalidError is an ErrInvalid that names the input at fault.
+type invalidError struct{ field, msg string }
+
+func (e *invalidError) Error() string        { return e.field + " " + e.msg }
+func (e *invalidError) Is(target error) bool { return target == ErrInvalid }
+
+// invalid is an ErrInvalid naming field; msg says what is wrong with it.
+func invalid(field string, msg string) error { return &invalidError{field: field, msg: msg} }
 
 // RejectedError means the vendor answered and refused the request (bad
 // credentials, wrong client, forbidden). Retrying cannot help; the operator
@@ -30,6 +41,9 @@ type RejectedError struct {
 	Code    string
 	Message string
 }
+
+// Is makes every RejectedError match ErrRefused.
+func (e *RejectedError) Is(target error) bool { return target == ErrRefused }
 
 func (e *RejectedError) Error() string {
 	var b strings.Builder
@@ -74,21 +88,6 @@ func (e *UnavailableError) Error() string {
 		b.WriteString(": " + e.Detail)
 	}
 	return b.String()
-}
-
-// IsRejected reports whether err is the caller's to fix (a 400): bad input
-// or a vendor refusal.
-func IsRejected(err error) bool {
-	var fe *FieldError
-	var re *RejectedError
-	return errors.As(err, &fe) || errors.As(err, &re)
-}
-
-// IsRefusal reports whether the vendor itself answered no: a definite
-// answer, unlike a local input error or a failure to reach it.
-func IsRefusal(err error) bool {
-	var re *RejectedError
-	return errors.As(err, &re)
 }
 
 // Vendor text is quoted only from the error fields vendorMessage names, each

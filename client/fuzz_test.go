@@ -24,7 +24,7 @@ const fuzzSecret, fuzzID = `fz-Secret "9q"\%#:<@> é/+='`, "fz-id"
 
 // fuzzSecrets are what a call with fuzzSecret keeps out of its errors.
 func fuzzSecrets() []string {
-	return Creds{ClientID: fuzzID, ClientSecret: fuzzSecret, OAuthClientID: fuzzID, OAuthClientSecret: fuzzSecret}.Secrets()
+	return Creds{ClientID: fuzzID, ClientSecret: fuzzSecret, Fields: Values{FieldOAuthClientID: fuzzID, FieldOAuthClientSecret: fuzzSecret}}.Secrets()
 }
 
 // secretLeaks are the forms whose presence in an output is a leak: every

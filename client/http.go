@@ -64,7 +64,7 @@ func newTransport(caPEM string, timeout time.Duration) (*http.Transport, error) 
 	if caPEM != "" {
 		pool, err := ParseCAPEM(caPEM)
 		if err != nil {
-			return nil, &FieldError{Field: "ca_cert", Msg: err.Error()}
+			return nil, invalid("ca_cert", err.Error())
 		}
 		tr.TLSClientConfig.RootCAs = pool
 	}
@@ -253,7 +253,7 @@ func (h *HTTP) do(ctx context.Context, r request) ([]byte, error) {
 	}
 	u, err := url.Parse(r.url)
 	if err != nil {
-		return nil, &FieldError{Field: "base_url", Msg: "is not a valid URL"}
+		return nil, invalid(FieldBaseURL, "is not a valid URL")
 	}
 	if u.RawQuery != "" {
 		// Kept out of errors: a token_url's query can hold a key, whole or

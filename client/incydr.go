@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"errors"
 	"strings"
 )
 
@@ -9,14 +10,21 @@ import (
 // hold % and #, which URL-escaping would corrupt.
 type incydr struct{}
 
-func init() { register(incydr{}) }
+func init() { Register(incydr{}) }
 
-func (incydr) Name() string     { return "incydr" }
-func (incydr) Fields() []string { return nil }
+func (incydr) Name() string { return "incydr" }
 
-func (incydr) Check(c Creds) error {
-	if strings.Contains(c.ClientID, ":") {
-		return &FieldError{Field: "client_id", Msg: "must not contain ':' (it is sent as Basic credentials)"}
+func (incydr) Fields() []Field {
+	return []Field{
+		{Name: FieldBaseURL, Description: "the API gateway, like https://api.us.code42.com"},
+		{Name: FieldClientID, Description: "the API client's id", Check: noColon},
+	}
+}
+
+// noColon refuses an id sent raw as the user of Basic credentials.
+func noColon(v any) error {
+	if s, _ := v.(string); strings.Contains(s, ":") {
+		return errors.New("must not contain ':' (it is sent as Basic credentials)")
 	}
 	return nil
 }

@@ -3,6 +3,8 @@ package client
 import (
 	"context"
 	"encoding/base64"
+	"errors"
+	"fmt"
 	"net/url"
 	"strings"
 )
@@ -12,12 +14,21 @@ import (
 // Basic, so that is what auth_style=basic does here.
 type oauth2 struct{}
 
-func init() { register(oauth2{}) }
+func init() { Register(oauth2{}) }
 
 // Auth styles for the oauth2 vendor.
 const (
 	AuthStyleBasic = "basic"
 	AuthStyleBody  = "body"
+)
+
+// The oauth2 vendor's role fields.
+const (
+	FieldTokenURL    = "token_url"
+	FieldScopes      = "scopes"
+	FieldAudience    = "audience"
+	FieldAuthStyle   = "auth_style"
+	FieldTokenParams = "token_params"
 )
 
 // reservedParams are set by the grant itself, or by other grants and client
@@ -40,25 +51,58 @@ func reservedParam(k string) bool {
 }
 
 func (oauth2) Name() string { return "oauth2" }
-func (oauth2) Fields() []string {
-	return []string{FieldScopes, FieldAudience, FieldAuthStyle, FieldTokenParams}
+
+func (oauth2) Fields() []Field {
+	return []Field{
+		{Name: FieldTokenURL, Kind: KindAddressQuery, Required: true, Check: checkTokenURLQuery,
+			Description: "The authorization server's token endpoint URL."},
+		{Name: FieldScopes, Kind: KindList, Check: checkScopes,
+			Description: "Scopes to request, comma-separated."},
+		{Name: FieldAudience, Description: "The audience parameter to send, for servers that require one."},
+		{Name: FieldAuthStyle, Kind: KindLowerString, Default: AuthStyleBasic, Allowed: []string{AuthStyleBasic, AuthStyleBody},
+			Description: "How to send the client credentials: basic (HTTP Basic, RFC 6749's default) or body (in the form)."},
+		{Name: FieldTokenParams, Kind: KindPairs, Check: checkTokenParams,
+			Description: "Extra form parameters for the token request, as key=value pairs."},
+	}
 }
 
-func (oauth2) Check(c Creds) error {
-	if c.AuthStyle != "" && c.AuthStyle != AuthStyleBasic && c.AuthStyle != AuthStyleBody {
-		return &FieldError{Field: FieldAuthStyle, Msg: "must be basic (HTTP Basic, RFC 6749's default) or body (credentials in the form)"}
+// checkTokenURLQuery refuses a token_url whose query sets what the grant does.
+func checkTokenURLQuery(v any) error {
+	raw, _ := v.(string)
+	u, err := url.Parse(raw)
+	if err != nil || u.RawQuery == "" {
+		return nil // CheckURL has said what is wrong, if anything
 	}
-	for k := range c.TokenParams {
+	q, err := url.ParseQuery(u.RawQuery)
+	if err != nil {
+		return errors.New("has a ?query that does not parse")
+	}
+	for k := range q {
+		if reservedParam(k) {
+			return fmt.Errorf("must not carry %s in its ?query: the token request sets it itself", strconvQuote(k))
+		}
+	}
+	return nil
+}
+
+func checkTokenParams(v any) error {
+	params, _ := v.(map[string]string)
+	for k := range params {
 		if k == "" {
-			return &FieldError{Field: FieldTokenParams, Msg: "has an empty parameter name"}
+			return errors.New("has an empty parameter name")
 		}
 		if reservedParam(k) {
-			return &FieldError{Field: FieldTokenParams, Msg: "must not set " + strconvQuote(k) + ": the token request sets it itself (use the role's client_id, client_secret, scopes or audience)"}
+			return errors.New("must not set " + strconvQuote(k) + ": the token request sets it itself (use the role's client_id, client_secret, scopes or audience)")
 		}
 	}
-	for _, s := range c.Scopes {
+	return nil
+}
+
+func checkScopes(v any) error {
+	scopes, _ := v.([]string)
+	for _, s := range scopes {
 		if s == "" || strings.ContainsAny(s, " \"\\") {
-			return &FieldError{Field: FieldScopes, Msg: "holds an invalid scope " + strconvQuote(s) + " (no spaces, quotes or backslashes)"}
+			return errors.New("holds an invalid scope " + strconvQuote(s) + " (no spaces, quotes or backslashes)")
 		}
 	}
 	return nil
@@ -66,17 +110,17 @@ func (oauth2) Check(c Creds) error {
 
 func (v oauth2) Token(ctx context.Context, h *HTTP, c Creds) (Token, error) {
 	form := url.Values{"grant_type": {"client_credentials"}}
-	if len(c.Scopes) > 0 {
-		form.Set("scope", strings.Join(c.Scopes, " "))
+	if scopes := c.Fields.List(FieldScopes); len(scopes) > 0 {
+		form.Set("scope", strings.Join(scopes, " "))
 	}
-	if c.Audience != "" {
-		form.Set("audience", c.Audience)
+	if aud := c.Fields.String(FieldAudience); aud != "" {
+		form.Set("audience", aud)
 	}
-	for k, val := range c.TokenParams {
+	for k, val := range c.Fields.Pairs(FieldTokenParams) {
 		form.Set(k, val)
 	}
 	var auth string
-	if c.AuthStyle == AuthStyleBody {
+	if c.Fields.String(FieldAuthStyle) == AuthStyleBody {
 		form.Set("client_id", c.ClientID)
 		form.Set("client_secret", c.ClientSecret)
 	} else {

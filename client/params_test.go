@@ -11,13 +11,22 @@ import (
 	"github.com/vendortoken/vault-plugin-secrets-vendor/client"
 )
 
-func wantFieldError(t *testing.T, err error, field string) *client.FieldError {
+// wantFieldError wants a refusal by the check declared on field.
+func wantFieldError(t *testing.T, err error, field string) *client.CheckError {
 	t.Helper()
-	var fe *client.FieldError
+	var fe *client.CheckError
 	if !errors.As(err, &fe) || fe.Field != field {
-		t.Fatalf("want a FieldError naming %s, got %T %v", field, err, err)
+		t.Fatalf("want a refusal by the check on %s, got %T %v", field, err, err)
 	}
 	return fe
+}
+
+// wantInvalid wants a refusal, before any call, that names field.
+func wantInvalid(t *testing.T, err error, field string) {
+	t.Helper()
+	if !errors.Is(err, client.ErrInvalid) || !strings.HasPrefix(err.Error(), field+" ") {
+		t.Fatalf("want an ErrInvalid naming %s, got %T %v", field, err, err)
+	}
 }
 
 // Parameters the grant sets itself are refused in token_params whatever
@@ -30,7 +39,7 @@ func TestReservedOAuthParametersAreRefused(t *testing.T) {
 		"audience", "AUDIENCE", "username", "UserName", "password", "PASSWORD"}
 	for _, k := range reserved {
 		c := base
-		c.TokenParams = map[string]string{k: "x"}
+		c.Fields = client.Values{client.FieldTokenParams: map[string]string{k: "x"}}
 		fe := wantFieldError(t, client.Validate(v, c), "token_params")
 		if !strings.Contains(fe.Msg, k) {
 			t.Errorf("%s: message %q does not name it", k, fe.Msg)
@@ -44,7 +53,7 @@ func TestReservedOAuthParametersAreRefused(t *testing.T) {
 	}
 	for _, k := range []string{"resource", "client", "scopes", "grant", "user"} {
 		c := base
-		c.TokenParams = map[string]string{k: "x"}
+		c.Fields = client.Values{client.FieldTokenParams: map[string]string{k: "x"}}
 		if err := client.Validate(v, c); err != nil {
 			t.Errorf("%s refused: %v", k, err)
 		}
@@ -96,7 +105,7 @@ func TestClientIDsThatEscapeTheirPathSegmentAreRefused(t *testing.T) {
 		creds := func(id string) client.Creds {
 			c := client.Creds{BaseURL: "https://vendor.example.com", ClientID: id, ClientSecret: "s"}
 			if vendor == "privx" {
-				c.OAuthClientID, c.OAuthClientSecret = "privx-external", "o"
+				c.Fields = client.Values{client.FieldOAuthClientID: "privx-external", client.FieldOAuthClientSecret: "o"}
 			}
 			return c
 		}
@@ -114,7 +123,7 @@ func TestClientIDsThatEscapeTheirPathSegmentAreRefused(t *testing.T) {
 	v, _ := client.Lookup("cyral")
 	by := client.Actor{Authorization: func(context.Context) (string, error) { return "Bearer x", nil }}
 	_, err := v.(client.SecretRegenerator).RegenerateSecret(context.Background(), h, c, by)
-	wantFieldError(t, err, "client_id")
+	wantInvalid(t, err, "client_id")
 	if srv.Calls("rotate") != 0 {
 		t.Fatal("the vendor was called")
 	}
@@ -122,7 +131,7 @@ func TestClientIDsThatEscapeTheirPathSegmentAreRefused(t *testing.T) {
 	pc.ClientID = ".."
 	pv, _ := client.Lookup("privx")
 	_, err = pv.(client.ClientReplacer).CreateReplacement(context.Background(), ph, pc, by)
-	wantFieldError(t, err, "client_id")
+	wantInvalid(t, err, "client_id")
 	if n := psrv.Calls("read") + psrv.Calls("create"); n != 0 {
 		t.Fatalf("the vendor was called %d times", n)
 	}

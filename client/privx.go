@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,25 +17,35 @@ import (
 // Basic credentials of the OAuth client that fronts it, sent raw.
 type privx struct{}
 
-func init() { register(privx{}) }
+func init() { Register(privx{}) }
+
+// The OAuth client that fronts a PrivX API client.
+const (
+	FieldOAuthClientID     = "oauth_client_id"
+	FieldOAuthClientSecret = "oauth_client_secret"
+)
 
 func (privx) Name() string { return "privx" }
-func (privx) Fields() []string {
-	return []string{FieldOAuthClientID, FieldOAuthClientSecret}
+
+func (privx) Fields() []Field {
+	return []Field{
+		{Name: FieldBaseURL, Description: "the PrivX server, like https://privx.example.com"},
+		// The API client's id is a path segment of the admin APIs.
+		{Name: FieldClientID, Description: "the API client's id", Check: checkPathSegment},
+		{Name: FieldOAuthClientID, Required: true, Check: noColon,
+			Description: "The API client's OAuth client ID, sent as Basic credentials."},
+		{Name: FieldOAuthClientSecret, Required: true, Secret: true,
+			Description: "The API client's OAuth client secret."},
+	}
 }
 
-func (privx) Check(c Creds) error {
-	if c.OAuthClientID == "" {
-		return &FieldError{Field: FieldOAuthClientID, Msg: "is required for privx (the API client's oauth_client_id)"}
+// SecretForms: the OAuth pair travels as raw Basic credentials.
+func (privx) SecretForms(c Creds) []string {
+	id, secret := c.Fields.String(FieldOAuthClientID), c.Fields.String(FieldOAuthClientSecret)
+	if secret == "" {
+		return nil
 	}
-	if strings.Contains(c.OAuthClientID, ":") {
-		return &FieldError{Field: FieldOAuthClientID, Msg: "must not contain ':' (it is sent as Basic credentials)"}
-	}
-	if c.OAuthClientSecret == "" {
-		return &FieldError{Field: FieldOAuthClientSecret, Msg: "is required for privx (the API client's oauth_client_secret)"}
-	}
-	// The API client's id is a path segment of the admin APIs.
-	return pathSegment("client_id", c.ClientID)
+	return []string{base64.StdEncoding.EncodeToString([]byte(id + ":" + secret))}
 }
 
 func (v privx) Token(ctx context.Context, h *HTTP, c Creds) (Token, error) {
@@ -44,7 +55,7 @@ func (v privx) Token(ctx context.Context, h *HTTP, c Creds) (Token, error) {
 		"password":   {c.ClientSecret},
 	}
 	return oauthToken(ctx, h, v.Name(), join(c.BaseURL, "/auth/api/v1/oauth/token"), form,
-		basicRaw(c.OAuthClientID, c.OAuthClientSecret), c)
+		basicRaw(c.Fields.String(FieldOAuthClientID), c.Fields.String(FieldOAuthClientSecret)), c)
 }
 
 const privxClients = "/local-user-store/api/v1/api-clients"
@@ -61,7 +72,7 @@ type privxClient struct {
 
 func (v privx) getClient(ctx context.Context, h *HTTP, c Creds, by Actor, id string) (privxClient, error) {
 	var pc privxClient
-	if err := pathSegment("client_id", id); err != nil {
+	if err := segment(FieldClientID, id); err != nil {
 		return pc, err
 	}
 	data, err := h.call(ctx, by, request{
@@ -109,7 +120,7 @@ func (v privx) CreateReplacement(ctx context.Context, h *HTTP, c Creds, by Actor
 	if err := decodeReply(v.Name(), "api-clients create", data, &r); err != nil {
 		return "", err
 	}
-	if r.ID == "" || pathSegment("id", r.ID) != nil {
+	if r.ID == "" || pathSegment(r.ID) != nil {
 		return "", &UnavailableError{Vendor: v.Name(), Op: "api-clients create", Class: ClassBadResponse, Detail: "the reply has no id that can be used in a URL path"}
 	}
 	if sameUser(r.ID, c.ClientID) {
@@ -193,16 +204,16 @@ func (v privx) ReadClient(ctx context.Context, h *HTTP, c Creds, by Actor, id st
 			Detail: "the API client has no secret, oauth_client_id or oauth_client_secret"}
 	}
 	c.ClientID, c.ClientSecret = id, pc.Secret
-	c.OAuthClientID, c.OAuthClientSecret = pc.OAuthClientID, pc.OAuthClientSecret
+	c.Fields = c.Fields.With(Values{FieldOAuthClientID: pc.OAuthClientID, FieldOAuthClientSecret: pc.OAuthClientSecret})
 	return c, nil
 }
 
 // DeleteClient deletes API client id; one already gone counts as deleted.
 func (v privx) DeleteClient(ctx context.Context, h *HTTP, c Creds, by Actor, id string) error {
 	if sameUser(id, c.ClientID) {
-		return &FieldError{Field: "client_id", Msg: "is the API client the role uses; it is never deleted"}
+		return invalid(FieldClientID, "is the API client the role uses; it is never deleted")
 	}
-	if err := pathSegment("client_id", id); err != nil {
+	if err := segment(FieldClientID, id); err != nil {
 		return err
 	}
 	_, err := h.call(ctx, by, request{

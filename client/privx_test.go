@@ -3,6 +3,7 @@ package client_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -26,12 +27,12 @@ func privxWorld(t *testing.T) (*vendortest.Server, client.Creds, *client.HTTP, c
 		t.Fatal(err)
 	}
 	v, _ := client.Lookup("privx")
-	admin := client.Creds{BaseURL: srv.URL, ClientID: "admin", ClientSecret: "adm1n %#", OAuthClientID: oid, OAuthClientSecret: osecret}
+	admin := client.Creds{BaseURL: srv.URL, ClientID: "admin", ClientSecret: "adm1n %#", Fields: client.Values{client.FieldOAuthClientID: oid, client.FieldOAuthClientSecret: osecret}}
 	by := client.Actor{Secrets: admin.Secrets(), Authorization: func(ctx context.Context) (string, error) {
 		tok, err := v.Token(ctx, h, admin)
 		return tok.Authorization, err
 	}}
-	c := client.Creds{BaseURL: srv.URL, ClientID: "svc-vault", ClientSecret: hardSecret, OAuthClientID: oid, OAuthClientSecret: osecret}
+	c := client.Creds{BaseURL: srv.URL, ClientID: "svc-vault", ClientSecret: hardSecret, Fields: client.Values{client.FieldOAuthClientID: oid, client.FieldOAuthClientSecret: osecret}}
 	return srv, c, h, by
 }
 
@@ -52,7 +53,7 @@ func TestPrivXReplacementNeedsTheOldClientsRoles(t *testing.T) {
 			srv, c, h, by := privxWorld(t)
 			srv.Inject("read", fault)
 			_, err := replace(t, h, c, by)
-			if !client.IsRejected(err) || !strings.Contains(err.Error(), "roles") {
+			if !errors.Is(err, client.ErrRefused) || !strings.Contains(err.Error(), "roles") {
 				t.Fatalf("want a refusal about roles, got %v", err)
 			}
 			if srv.Calls("create") != 0 || len(srv.Accounts()) != 2 {
@@ -96,7 +97,7 @@ func TestPrivXReplacementWithOtherRolesIsRolledBack(t *testing.T) {
 				srv.Inject("create", fault)
 			}
 			_, err := replace(t, h, c, by)
-			if !client.IsRejected(err) || !strings.Contains(err.Error(), "roles") || !strings.Contains(err.Error(), "deleted") {
+			if !errors.Is(err, client.ErrRefused) || !strings.Contains(err.Error(), "roles") || !strings.Contains(err.Error(), "deleted") {
 				t.Fatalf("want a refusal saying the replacement was deleted, got %v", err)
 			}
 			if srv.Calls("create") != 1 || srv.Calls("delete") != 1 || len(srv.Accounts()) != 2 {
@@ -112,7 +113,7 @@ func TestPrivXReplacementWithOtherRolesIsRolledBack(t *testing.T) {
 	srv, c, h, by = privxWorld(t)
 	srv.Inject("read", vendortest.Fault{})
 	srv.Inject("read", vendortest.Fault{Status: 503, Body: `{"error_code":"UNAVAILABLE"}`})
-	if _, err := replace(t, h, c, by); err == nil || client.IsRejected(err) || srv.Calls("delete") != 1 || len(srv.Accounts()) != 2 {
+	if _, err := replace(t, h, c, by); err == nil || (errors.Is(err, client.ErrRefused) || errors.Is(err, client.ErrInvalid)) || srv.Calls("delete") != 1 || len(srv.Accounts()) != 2 {
 		t.Fatalf("unreadable replacement: %v, %d deletes, %d clients", err, srv.Calls("delete"), len(srv.Accounts()))
 	}
 

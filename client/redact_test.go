@@ -15,7 +15,8 @@ import (
 // text, and so is a secret cut short.
 func TestRedactCoversEveryForm(t *testing.T) {
 	const sec = `s3 cr%et#:@&+=/?x"<'é`
-	c := Creds{ClientID: "svc-vault", ClientSecret: sec, OAuthClientID: "privx-external", OAuthClientSecret: "oauth %sec#ret:x"}
+	c := Creds{ClientID: "svc-vault", ClientSecret: sec, Fields: Values{FieldOAuthClientID: "privx-external", FieldOAuthClientSecret: "oauth %sec#ret:x"}}
+	oid, osecret := c.Fields.String(FieldOAuthClientID), c.Fields.String(FieldOAuthClientSecret)
 	secrets := c.Secrets()
 	jsonOf := func(s string) string { b, _ := json.Marshal(s); return string(b[1 : len(b)-1]) }
 	forms := map[string]string{
@@ -32,13 +33,13 @@ func TestRedactCoversEveryForm(t *testing.T) {
 		"query of HTML":         url.QueryEscape(html.EscapeString(sec)),
 		"Basic raw":             base64.StdEncoding.EncodeToString([]byte(c.ClientID + ":" + sec)),
 		"Basic form-encoded":    base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(c.ClientID) + ":" + url.QueryEscape(sec))),
-		"Basic privx":           base64.StdEncoding.EncodeToString([]byte(c.OAuthClientID + ":" + c.OAuthClientSecret)),
+		"Basic privx":           base64.StdEncoding.EncodeToString([]byte(oid + ":" + osecret)),
 		"truncated by 3":        sec[:len(sec)-len("<'é")],
 		"truncated to 6 bytes":  sec[:6],
 		"truncated Basic":       base64.StdEncoding.EncodeToString([]byte(c.ClientID + ":" + sec))[:20],
 		"truncated, escaped":    url.QueryEscape(sec[:9]),
 	}
-	leaks := append(vendortest.LeakForms([]string{sec[:len(sec)-len("<'é")], sec[:6]}, []vendortest.Pair{{ID: c.ClientID, Secret: sec}, {ID: c.OAuthClientID, Secret: c.OAuthClientSecret}}),
+	leaks := append(vendortest.LeakForms([]string{sec[:len(sec)-len("<'é")], sec[:6]}, []vendortest.Pair{{ID: c.ClientID, Secret: sec}, {ID: oid, Secret: osecret}}),
 		base64.StdEncoding.EncodeToString([]byte(c.ClientID + ":" + sec))[:20])
 	for name, form := range forms {
 		for _, text := range []string{form, "before " + form + " after", form + form, "a" + form[:len(form)/2] + form} {

@@ -66,7 +66,7 @@ func TestReservedParamsInUnicodeCaseAreRefused(t *testing.T) {
 	base := Creds{BaseURL: "https://auth.example.com/token", ClientID: "id", ClientSecret: "secret-123"}
 	for _, k := range []string{"client_ſecret", "ſcope", "clıent_id", "paſſword"} {
 		c := base
-		c.TokenParams = map[string]string{k: "x"}
+		c.Fields = Values{FieldTokenParams: map[string]string{k: "x"}}
 		if err := Validate(oauth2{}, c); err == nil {
 			t.Errorf("token_params %q is accepted", k)
 		}
@@ -169,7 +169,7 @@ func privxReplace(t *testing.T, srv *httptest.Server) (string, error) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := Creds{BaseURL: srv.URL, ClientID: "old", ClientSecret: "old-secret-1", OAuthClientID: "oid", OAuthClientSecret: "osecret-1"}
+	c := Creds{BaseURL: srv.URL, ClientID: "old", ClientSecret: "old-secret-1", Fields: Values{FieldOAuthClientID: "oid", FieldOAuthClientSecret: "osecret-1"}}
 	by := Actor{Authorization: func(context.Context) (string, error) { return "Bearer admin-token-1", nil }}
 	return privx{}.CreateReplacement(context.Background(), h, c, by)
 }

@@ -60,22 +60,22 @@ type SecretRules struct {
 	MinLen, MaxLen int
 }
 
-// CheckRotation reports, as a *FieldError, why v cannot rotate a role's
-// secret with the given actor kind.
+// CheckRotation reports, as an ErrInvalid naming the role field to fix,
+// why v cannot rotate a role's secret with the given actor kind.
 func CheckRotation(v Vendor, self bool) error {
 	switch v := v.(type) {
 	case SecretSetter, SecretRegenerator:
 		return nil
 	case ClientReplacer:
 		if self {
-			return &FieldError{Field: "rotation_role", Msg: fmt.Sprintf(
-				"is required to rotate a %s role: rotation creates a replacement API client, which needs a role allowed to manage API clients", v.(Vendor).Name())}
+			return invalid("rotation_role", fmt.Sprintf(
+				"is required to rotate a %s role: rotation creates a replacement API client, which needs a role allowed to manage API clients", v.(Vendor).Name()))
 		}
 		return nil
 	case NoRotation:
-		return &FieldError{Field: "vendor", Msg: v.NoRotation()}
+		return invalid("vendor", v.NoRotation())
 	}
-	return &FieldError{Field: "vendor", Msg: v.Name() + " offers no API to rotate a client secret"}
+	return invalid("vendor", v.Name()+" offers no API to rotate a client secret")
 }
 
 // SecretByLogon is a SecretSetter whose self-service change is a logon

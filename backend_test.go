@@ -508,14 +508,33 @@ func TestSlowVendorBehindOneRoleDoesNotDelayAnother(t *testing.T) {
 	h.ok(logical.CreateOperation, "roles/b", roleB)
 
 	release := make(chan struct{})
+	releaseA := sync.OnceFunc(func() { close(release) })
 	slow.Inject("token", vendortest.Fault{Hold: release})
 	aDone := make(chan struct{})
+	var aResp *logical.Response
+	var aErr error
 	go func() {
 		defer close(aDone)
-		h.b.HandleRequest(context.Background(), &logical.Request{Operation: logical.ReadOperation, Path: "token/a", Storage: h.storage})
+		aResp, aErr = h.b.HandleRequest(context.Background(), &logical.Request{Operation: logical.ReadOperation, Path: "token/a", Storage: h.storage})
 	}()
+	// Registered after the servers, so it runs before they close: however
+	// the test ends, A's held call is let go (a server's Close waits for it)
+	// and A's read is over before the harness looks at what was said.
+	t.Cleanup(func() {
+		releaseA()
+		select {
+		case <-aDone:
+		case <-time.After(30 * time.Second):
+			t.Error("role A's read did not end after its vendor call was released")
+		}
+	})
 	// Wait until A's mint is at the vendor, then read B.
 	for i := 0; slow.Calls("token") == 0; i++ {
+		select {
+		case <-aDone:
+			t.Fatalf("role A's read ended before its vendor answered: %v %v", aResp, aErr)
+		default:
+		}
 		if i > 500 {
 			t.Fatal("role A never reached its vendor")
 		}
@@ -527,8 +546,11 @@ func TestSlowVendorBehindOneRoleDoesNotDelayAnother(t *testing.T) {
 		t.Fatal("role A finished before B: the slow vendor was not slow")
 	default:
 	}
-	close(release)
+	releaseA()
 	<-aDone
+	if aErr != nil || aResp == nil || aResp.IsError() || aResp.Data["access_token"] == "" {
+		t.Fatalf("role A, once its vendor answered: %v %v", aResp, aErr)
+	}
 }
 
 func TestUpdateAndDeleteDropTheCachedToken(t *testing.T) {

@@ -454,6 +454,7 @@ func (b *backend) pathRoleWrite(ctx context.Context, req *logical.Request, d *fr
 	if err := putRole(ctx, req.Storage, name, role); err != nil {
 		return nil, err
 	}
+	b.schedule.update(name, role)
 	if newSecret || otherAccount {
 		b.forgetUnsaved(name)
 	}
@@ -656,6 +657,7 @@ func (b *backend) pathRoleDelete(ctx context.Context, req *logical.Request, d *f
 		return nil, fmt.Errorf("deleting role %q: %w", name, err)
 	}
 	b.dropRole(name)
+	b.schedule.remove(name)
 	return b.endRotations(ctx, req.Storage, name), nil
 }
 

@@ -201,7 +201,7 @@ func TestRoleDeleteEndsItsUnfinishedRotations(t *testing.T) {
 			t.Run(sc.name+"/"+stage, func(t *testing.T) {
 				h := newHarness(t)
 				w := h.rotationWorld(sc)
-				other, err := framework.PutWAL(context.Background(), h.storage, walKindRotation, rotationWAL{Role: "other", ID: "x", Vendor: sc.vendor, Stage: stageIntent})
+				other, err := framework.PutWAL(context.Background(), h.storage, walKindLegacy, map[string]any{"role": "other", "id": "x", "vendor": sc.vendor, "stage": stageIntent})
 				if err != nil {
 					t.Fatal(err)
 				}

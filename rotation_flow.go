@@ -228,10 +228,12 @@ func (rt *rotation) cleanup(ctx context.Context) error {
 		return nil
 	}
 	var errs []error
+	done := map[string]bool{}
 	for _, id := range append([]string{rt.w.OldClientID, rt.w.NewClientID}, rt.dropped...) {
-		if id == "" || id == rt.role.ClientID || (rt.role.Pending != nil && id == rt.role.Pending.ClientID) {
+		if id == "" || done[id] || id == rt.role.ClientID || (rt.role.Pending != nil && id == rt.role.Pending.ClientID) {
 			continue
 		}
+		done[id] = true
 		if err := r.DeleteClient(ctx, rt.h, rt.role.creds(), rt.by, id); err != nil {
 			errs = append(errs, err)
 		}

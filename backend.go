@@ -70,6 +70,10 @@ type backend struct {
 	// unsaved holds a vendor-made secret whose storing failed (role name ->
 	// *pendingSecret), so this node still mints until recovery stores it.
 	unsaved sync.Map
+	// schedule is the due queue of scheduled rotations; periodicErrors
+	// counts the failures of the periodic work (each is also logged).
+	schedule       schedule
+	periodicErrors atomic.Uint64
 	// rotationHook, in tests, is called after each rotation stage; an
 	// error stops the rotation there as a crash would.
 	rotationHook func(role, stage string) error
@@ -140,7 +144,9 @@ func (b *backend) invalidate(_ context.Context, key string) {
 	case key == configStorageKey:
 		b.dropAll()
 	case strings.HasPrefix(key, roleStoragePrefix):
-		b.dropRole(strings.TrimPrefix(key, roleStoragePrefix))
+		name := strings.TrimPrefix(key, roleStoragePrefix)
+		b.dropRole(name)
+		b.schedule.invalidate(name)
 	}
 }
 

@@ -122,6 +122,6 @@ func (rt *rotation) markLost(ctx context.Context, why error) error {
 	}
 	rt.role = &next
 	rt.b.dropRole(rt.name)
-	rt.outcome = "lost"
+	rt.outcome = outcomeLost
 	return err
 }

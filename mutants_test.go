@@ -139,7 +139,7 @@ func readWith(h *harness, s logical.Storage, path string) (*logical.Response, er
 }
 
 // refused requires a read that failed and handed out no token.
-func refused(t *testing.T, resp *logical.Response, err error, what string) {
+func wantRefusal(t *testing.T, resp *logical.Response, err error, what string) {
 	t.Helper()
 	if err == nil && (resp == nil || !resp.IsError()) {
 		t.Fatalf("%s: want an error, got a token: %v", what, resp)
@@ -175,7 +175,7 @@ func TestMutantStaleTokenHonoursMinRemaining(t *testing.T) {
 	// either.
 	for _, min := range []string{"51", "60", "240"} {
 		resp, err := h.do(logical.ReadOperation, "token/r", map[string]any{"min_remaining": min})
-		refused(t, resp, err, "min_remaining="+min+", vendor down, 50s left")
+		wantRefusal(t, resp, err, "min_remaining="+min+", vendor down, 50s left")
 	}
 
 	// Before the refresh point: 200s left, and a caller who needs more.
@@ -192,7 +192,7 @@ func TestMutantStaleTokenHonoursMinRemaining(t *testing.T) {
 		t.Fatalf("a cached token that meets min_remaining was not served from the cache: %v", got)
 	}
 	resp, err := h.do(logical.ReadOperation, "token/r", map[string]any{"min_remaining": 201})
-	refused(t, resp, err, "min_remaining=201, vendor down, 200s left")
+	wantRefusal(t, resp, err, "min_remaining=201, vendor down, 200s left")
 	if e.calls.Load() != calls+1 {
 		t.Fatalf("the vendor was called %d times for a token it could not give", e.calls.Load()-calls)
 	}

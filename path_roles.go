@@ -378,6 +378,7 @@ func (b *backend) saveRole(ctx context.Context, req *logical.Request, d *framewo
 	if err := putRole(ctx, req.Storage, name, role); err != nil {
 		return nil, err
 	}
+	b.schedule.update(name, role)
 	if newSecret || otherAccount {
 		b.forgetUnsaved(name)
 	}
@@ -435,6 +436,7 @@ func (b *backend) pathRoleDelete(ctx context.Context, req *logical.Request, d *f
 		return nil, fmt.Errorf("deleting role %q: %w", name, err)
 	}
 	b.dropRole(name)
+	b.schedule.remove(name)
 	return b.endRotations(ctx, req.Storage, name), nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/vault/sdk/framework"
 	"github.com/hashicorp/vault/sdk/helper/consts"
@@ -201,7 +202,7 @@ func TestRoleDeleteEndsItsUnfinishedRotations(t *testing.T) {
 			t.Run(sc.name+"/"+stage, func(t *testing.T) {
 				h := newHarness(t)
 				w := h.rotationWorld(sc)
-				other, err := framework.PutWAL(context.Background(), h.storage, walKindRotation, rotationWAL{Role: "other", ID: "x", Vendor: sc.vendor, Stage: stageIntent})
+				other, err := framework.PutWAL(context.Background(), h.storage, walKindLegacy, map[string]any{"role": "other", "id": "x", "vendor": sc.vendor, "stage": stageIntent})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -271,5 +272,192 @@ func TestWALIsActedOnOnlyWhereStorageIsWritable(t *testing.T) {
 			h.settleByRollback()
 			w.mustBeSettled()
 		})
+	}
+}
+
+// walEntries returns role r's WAL entries by id.
+func (h *harness) walEntries(role string) map[string]*framework.WALEntry {
+	h.t.Helper()
+	ctx := context.Background()
+	ids, err := framework.ListWAL(ctx, h.storage)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	out := map[string]*framework.WALEntry{}
+	for _, id := range ids {
+		e, err := framework.GetWAL(ctx, h.storage, id)
+		if err != nil || e == nil {
+			h.t.Fatalf("WAL %s: %v", id, err)
+		}
+		if data, _ := e.Data.(map[string]any); data["role"] == role {
+			out[id] = e
+		}
+	}
+	return out
+}
+
+// Each flow writes its own kind, holding what its rollback reads and no
+// stage; a PrivX rotation leaves one entry, not two, at every stage.
+func TestEachFlowWritesItsOwnWALKind(t *testing.T) {
+	kinds := map[string]string{"cyral": walKindRegenerate, "cyberark": walKindSet, "cyberark-pam": walKindSet, "privx": walKindReplace}
+	for _, sc := range rotScenarios {
+		for _, stage := range cleanRunStages(t, sc) {
+			if stage == stageCleaned && sc.vendor != "privx" {
+				continue // nothing left: the rotation is over
+			}
+			t.Run(sc.name+"/"+stage, func(t *testing.T) {
+				h := newHarness(t)
+				w := h.rotationWorld(sc)
+				w.interruptAt(stage)
+				entries := h.walEntries("r")
+				if len(entries) != 1 {
+					t.Fatalf("%d WAL entries, want 1", len(entries))
+				}
+				for _, e := range entries {
+					if e.Kind != kinds[sc.vendor] {
+						t.Fatalf("kind %q, want %q", e.Kind, kinds[sc.vendor])
+					}
+					data := e.Data.(map[string]any)
+					if _, ok := data["stage"]; ok {
+						t.Fatal("the entry holds a stage, which nothing reads")
+					}
+					r := w.storedRole()
+					for k, v := range data {
+						if v == r.ClientSecret || (r.Pending != nil && v == r.Pending.ClientSecret) {
+							t.Fatalf("field %s holds a secret", k)
+						}
+					}
+					afterCreate := stage != stageIntent && stage != stageVendor
+					if sc.vendor == "privx" && afterCreate && data["new_client_id"] == nil {
+						t.Fatalf("the entry does not name the new client: %v", data)
+					}
+				}
+			})
+		}
+	}
+}
+
+// A PrivX rollback is decided by storage: the role holds the new client
+// (the old one goes) or it does not (the new one goes). No secret is
+// proved: the only vendor call is the delete.
+func TestReplaceRollbackMintsNothing(t *testing.T) {
+	for _, stage := range []string{stageCreated, stagePending, stageProved, stagePromoted, stageCleaned} {
+		t.Run(stage, func(t *testing.T) {
+			h := newHarness(t)
+			w := h.rotationWorld(rotScenarios[6]) // privx
+			old := w.storedRole().ClientID
+			w.interruptAt(stage)
+			pending := w.storedRole().Pending
+			calls := w.srv.AllCalls()
+			if err := h.rollback(); err != nil {
+				t.Fatalf("rollback: %v", err)
+			}
+			got := w.srv.AllCalls()
+			for ep, n := range got {
+				if d := n - calls[ep]; d != 0 && !(ep == "delete" && d == 1) {
+					t.Fatalf("the rollback called %s %d times; want only one delete", ep, d)
+				}
+			}
+			r := w.storedRole()
+			switch stage {
+			case stagePromoted, stageCleaned:
+				if r.ClientID == old {
+					t.Fatal("the role went back to the old client")
+				}
+				if _, ok := w.srv.Account(old); ok {
+					t.Fatal("the old client was not deleted")
+				}
+			default:
+				if r.ClientID != old || r.Pending != nil {
+					t.Fatal("the role did not keep its old client")
+				}
+				if pending != nil {
+					if _, ok := w.srv.Account(pending.ClientID); ok {
+						t.Fatal("the new client was not deleted")
+					}
+				}
+			}
+			w.mustBeSettled()
+		})
+	}
+}
+
+// Entries of the released version (kind "rotation", one shape for every
+// flow, a PrivX rotation leaving two) are still rolled back after upgrade.
+func TestReleasedWALEntriesAreRolledBack(t *testing.T) {
+	for _, tc := range []struct {
+		sc    rotScenario
+		stage string
+	}{
+		{rotScenarios[2], stageVendor},   // cyberark: the vendor took the pending secret
+		{rotScenarios[0], stagePending},  // cyral: the vendor made it
+		{rotScenarios[6], stagePending},  // privx: the role still holds the old client
+		{rotScenarios[6], stagePromoted}, // privx: the role switched
+	} {
+		t.Run(tc.sc.name+"/"+tc.stage, func(t *testing.T) {
+			h := newHarness(t)
+			w := h.rotationWorld(tc.sc)
+			old := w.storedRole()
+			w.interruptAt(tc.stage)
+			ctx := context.Background()
+			for id, e := range h.walEntries("r") {
+				data := e.Data.(map[string]any)
+				released := map[string]any{
+					"role": data["role"], "id": data["id"], "vendor": tc.sc.vendor, "stage": tc.stage,
+					"generation": data["generation"], "account": old.ClientID, "started": data["started"],
+				}
+				if tc.sc.vendor == "privx" {
+					released["old_client_id"] = data["old_client_id"]
+					// The released version wrote the intent, then an entry
+					// naming the new client, and kept both.
+					intent := maps.Clone(released)
+					intent["stage"] = stageIntent
+					if _, err := framework.PutWAL(ctx, h.storage, walKindLegacy, intent); err != nil {
+						t.Fatal(err)
+					}
+					released["new_client_id"] = data["new_client_id"]
+					released["stage"] = stageCreated
+				}
+				if err := framework.DeleteWAL(ctx, h.storage, id); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := framework.PutWAL(ctx, h.storage, walKindLegacy, released); err != nil {
+					t.Fatal(err)
+				}
+			}
+			h.b.dropRole("r")
+			h.clock.Add(refusalMemory)
+			h.settleByRollback()
+			w.mustBeSettled()
+			r := w.storedRole()
+			switch {
+			case tc.sc.vendor != "privx" || tc.stage == stagePromoted:
+				if r.LastRotated.IsZero() || r.ClientSecret == old.ClientSecret {
+					t.Fatal("the rotation was not finished")
+				}
+			default:
+				if r.ClientID != old.ClientID {
+					t.Fatal("the role did not keep its old client")
+				}
+			}
+		})
+	}
+}
+
+func TestDecodeReleasedWALEntry(t *testing.T) {
+	started := "2026-11-22T12:00:00Z"
+	w, ok := decodeWAL(walKindLegacy, map[string]any{"role": "r", "id": "i", "vendor": "cyberark", "stage": "pending", "generation": "g", "account": "a", "started": started})
+	if !ok || w.kind != walKindSet || w.Role != "r" || w.ID != "i" || w.Generation != "g" || w.Account != "a" || w.Started.Format(time.RFC3339) != started {
+		t.Fatalf("decoded %+v %v", w, ok)
+	}
+	w, ok = decodeWAL(walKindLegacy, map[string]any{"role": "r", "id": "i", "vendor": "privx", "stage": "created", "old_client_id": "o", "new_client_id": "n"})
+	if !ok || w.kind != walKindReplace || w.OldClientID != "o" || w.NewClientID != "n" || w.Vendor != "privx" {
+		t.Fatalf("decoded %+v %v", w, ok)
+	}
+	if _, ok := decodeWAL("other-kind", map[string]any{"role": "r"}); ok {
+		t.Fatal("decoded another kind")
+	}
+	if _, ok := decodeWAL(walKindSet, map[string]any{"id": "i"}); ok {
+		t.Fatal("decoded an entry naming no role")
 	}
 }

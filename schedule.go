@@ -1,0 +1,339 @@
+package vendor
+
+import (
+	"container/heap"
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/vault/sdk/logical"
+	"golang.org/x/sync/errgroup"
+)
+
+// The rotation schedule is an in-memory queue of roles by due time. It is
+// loaded from storage once (at initialise, or by the first periodic run
+// that finds it missing) and then kept current by role writes and deletes,
+// rotations and invalidations, so that a periodic run with no role due
+// reads nothing from storage.
+
+// schedule is the due queue. Until it is loaded it holds nothing, and
+// changes are not tracked: the load reads them from storage.
+type schedule struct {
+	loadMu sync.Mutex // one load at a time
+
+	mu      sync.Mutex
+	state   int                 // scheduleUnloaded, scheduleLoading or scheduleLoaded
+	touched map[string]bool     // names changed while a load reads storage
+	stale   map[string]bool     // names invalidated: read again at the next run
+	queue   dueQueue            // by due time, soonest first
+	items   map[string]*dueItem // by role name
+}
+
+const (
+	scheduleUnloaded = iota
+	scheduleLoading
+	scheduleLoaded
+)
+
+type dueItem struct {
+	name  string
+	due   time.Time
+	index int
+}
+
+// dueQueue is a min-heap of due times (container/heap).
+type dueQueue []*dueItem
+
+func (q dueQueue) Len() int           { return len(q) }
+func (q dueQueue) Less(i, j int) bool { return q[i].due.Before(q[j].due) }
+func (q dueQueue) Swap(i, j int) {
+	q[i], q[j] = q[j], q[i]
+	q[i].index, q[j].index = i, j
+}
+func (q *dueQueue) Push(x any) {
+	it := x.(*dueItem)
+	it.index = len(*q)
+	*q = append(*q, it)
+}
+func (q *dueQueue) Pop() any {
+	old := *q
+	it := old[len(old)-1]
+	old[len(old)-1] = nil
+	*q = old[:len(old)-1]
+	return it
+}
+
+// set puts the role at its due time, or takes it out: no schedule, or
+// stuck (nothing rotates it until an operator writes it, which sets it
+// again). s.mu is held.
+func (s *schedule) set(name string, role *roleEntry) {
+	if s.items == nil {
+		s.items = map[string]*dueItem{}
+	}
+	it, ok := s.items[name]
+	if role == nil || role.RotationPeriod <= 0 || role.stuck() {
+		if ok {
+			heap.Remove(&s.queue, it.index)
+			delete(s.items, name)
+		}
+		return
+	}
+	if ok {
+		it.due = role.dueAt()
+		heap.Fix(&s.queue, it.index)
+		return
+	}
+	it = &dueItem{name: name, due: role.dueAt()}
+	heap.Push(&s.queue, it)
+	s.items[name] = it
+}
+
+// update records role as now stored under name (nil: deleted).
+func (s *schedule) update(name string, role *roleEntry) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.state == scheduleUnloaded {
+		return
+	}
+	if s.state == scheduleLoading {
+		s.touched[name] = true
+	}
+	s.set(name, role)
+}
+
+// remove takes a deleted role out.
+func (s *schedule) remove(name string) { s.update(name, nil) }
+
+// invalidate: another node changed the role; the next run reads it.
+func (s *schedule) invalidate(name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.state == scheduleUnloaded {
+		return
+	}
+	if s.state == scheduleLoading {
+		s.touched[name] = true
+	}
+	if s.stale == nil {
+		s.stale = map[string]bool{}
+	}
+	s.stale[name] = true
+}
+
+// refresh reads the role from storage and puts it in its place. If the
+// read fails, the next run reads it again.
+func (s *schedule) refresh(ctx context.Context, st logical.Storage, name string) error {
+	role, err := getRole(ctx, st, name)
+	if err != nil {
+		s.invalidate(name)
+		return err
+	}
+	s.update(name, role)
+	return nil
+}
+
+// load reads every role's schedule from storage, unless that is done.
+// Roles it cannot read are read again at the next run.
+func (s *schedule) load(ctx context.Context, st logical.Storage) error {
+	s.loadMu.Lock()
+	defer s.loadMu.Unlock()
+	s.mu.Lock()
+	if s.state == scheduleLoaded {
+		s.mu.Unlock()
+		return nil
+	}
+	s.state, s.touched = scheduleLoading, map[string]bool{}
+	s.mu.Unlock()
+
+	names, err := st.List(ctx, roleStoragePrefix)
+	if err != nil {
+		s.mu.Lock()
+		s.state, s.touched = scheduleUnloaded, nil
+		s.mu.Unlock()
+		return fmt.Errorf("listing roles: %w", err)
+	}
+	roles := make(map[string]*roleEntry, len(names))
+	var failed []string
+	var errs []error
+	for _, name := range names {
+		if strings.HasSuffix(name, "/") {
+			continue
+		}
+		role, err := getRole(ctx, st, name)
+		if err != nil {
+			failed = append(failed, name)
+			errs = append(errs, fmt.Errorf("role %q: %w", name, err))
+			continue
+		}
+		roles[name] = role
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for name, role := range roles {
+		if !s.touched[name] {
+			s.set(name, role)
+		}
+	}
+	s.state, s.touched = scheduleLoaded, nil
+	for _, name := range failed {
+		if s.stale == nil {
+			s.stale = map[string]bool{}
+		}
+		s.stale[name] = true
+	}
+	return errors.Join(errs...)
+}
+
+// takeStale returns the names to read again, and forgets them.
+func (s *schedule) takeStale() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	names := make([]string, 0, len(s.stale))
+	for name := range s.stale {
+		names = append(names, name)
+	}
+	s.stale = nil
+	return names
+}
+
+// popDue takes out the roles due at now. Each goes back in when its
+// rotation ends (rotateRole refreshes it).
+func (s *schedule) popDue(now time.Time) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var names []string
+	for len(s.queue) > 0 && !now.Before(s.queue[0].due) {
+		it := heap.Pop(&s.queue).(*dueItem)
+		delete(s.items, it.name)
+		names = append(names, it.name)
+	}
+	return names
+}
+
+func (s *schedule) loaded() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.state == scheduleLoaded
+}
+
+// dueOf is when the schedule will next rotate the role (tests).
+func (s *schedule) dueOf(name string) (time.Time, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if it, ok := s.items[name]; ok {
+		return it.due, true
+	}
+	return time.Time{}, false
+}
+
+// loadSchedule loads the schedule; a role that cannot be read is
+// counted as a failure of the periodic work.
+func (b *backend) loadSchedule(ctx context.Context, s logical.Storage) error {
+	err := b.schedule.load(ctx, s)
+	if err != nil {
+		b.periodicFailed("reading the rotation schedule failed", "", err)
+	}
+	return err
+}
+
+// periodicFailed logs and counts a failure of the periodic work.
+func (b *backend) periodicFailed(msg, role string, err error) {
+	b.periodicErrors.Add(1)
+	if role != "" {
+		b.Logger().Warn(msg, "role", role, "error", err.Error())
+		return
+	}
+	b.Logger().Warn(msg, "error", err.Error())
+}
+
+// periodic rotates the roles whose rotation_period has run out. It runs
+// only where storage is writable: the active node of a primary cluster.
+// Each rotation has its own time limit and records its own failure on its
+// role, so one failing vendor never holds up another role. Failures are
+// logged and counted (periodicErrors); storage read failures are also
+// returned, for Vault's log.
+func (b *backend) periodic(ctx context.Context, req *logical.Request) error {
+	b.pruneClients()
+	b.pruneGuards()
+	if !b.WriteSafeReplicationState() {
+		return nil
+	}
+	var readErrs []error
+	if err := b.loadSchedule(ctx, req.Storage); err != nil {
+		if !b.schedule.loaded() {
+			return err
+		}
+		// Loaded but for the roles named, which this run reads again.
+		readErrs = append(readErrs, err)
+	}
+	for _, name := range b.schedule.takeStale() {
+		if err := b.schedule.refresh(ctx, req.Storage, name); err != nil {
+			b.periodicFailed("reading a role for the rotation schedule failed; the next run reads it again", name, err)
+			readErrs = append(readErrs, err)
+		}
+	}
+	var g errgroup.Group
+	g.SetLimit(maxParallelRotations)
+	for _, name := range b.schedule.popDue(b.now()) {
+		g.Go(func() error {
+			// rotateRole checks again, under the role's lock, that the role
+			// is still due: a manual rotation may have just done it.
+			_, err := b.rotateRole(ctx, req.Storage, name, triggerScheduled)
+			switch {
+			case err == nil || errors.Is(err, errNotDue):
+			case recorded(err):
+				// Logged, sent as an event and recorded on the role by rotationDone.
+				b.periodicErrors.Add(1)
+			default:
+				b.periodicFailed("scheduled rotation did not run", name, err)
+			}
+			return nil
+		})
+	}
+	g.Wait()
+	return errors.Join(readErrs...)
+}
+
+// dueAt is when the schedule next rotates the role: a period after the last
+// rotation (or the role's creation), plus a jitter fixed per role and
+// rotation so that roles made together do not all rotate together. After a
+// failure the schedule retries sooner than a whole period.
+func (r *roleEntry) dueAt() time.Time {
+	from := r.LastRotated
+	if from.IsZero() {
+		from = r.CreatedAt
+	}
+	// A period stored before it was limited is taken as the limit, so
+	// the sum below cannot overflow.
+	period := min(r.RotationPeriod, maxPeriod)
+	due := from.Add(period + r.jitter())
+	if r.LastRotationError != "" && r.LastRotationAttempt.After(from) {
+		retry := r.LastRotationAttempt.Add(retryDelay(period))
+		if retry.After(due) {
+			return retry
+		}
+	}
+	return due
+}
+
+// retryDelay is how long a failed scheduled rotation waits: a tenth of the
+// period, at least a minute and at most an hour.
+func retryDelay(period time.Duration) time.Duration {
+	return min(max(period/10, time.Minute), time.Hour)
+}
+
+// jitter is up to a twentieth of the period, at most five minutes.
+func (r *roleEntry) jitter() time.Duration {
+	spread := min(r.RotationPeriod/20, 5*time.Minute)
+	if spread <= 0 {
+		return 0
+	}
+	h := fnv.New64a()
+	h.Write([]byte(r.ClientID))
+	h.Write([]byte(r.LastRotated.String()))
+	return time.Duration(h.Sum64() % uint64(spread))
+}

@@ -17,7 +17,7 @@ import (
 	"github.com/vendortoken/vault-plugin-secrets-vendor/client"
 )
 
-// Vendors such as PVWA, CyberArk Identity and AD-backed logons suspend an
+// Many vendors (directory-backed ones above all) suspend an
 // account after a handful of failed logons. Every logon the plugin makes
 // with a role's credentials (token reads, the pending-secret fallback,
 // rotation proofs, recovery and rollback) goes through the account's guard,
@@ -91,8 +91,8 @@ func (e *errLogonHeld) Error() string {
 }
 
 // guardKey names the account whose logons a guard counts, however its
-// roles spell it: user names compare without case (PVWA's and Identity's
-// do), and an address is its scheme and host with any default port.
+// roles spell it: user names compare without case (directory-backed
+// vendors' do), and an address is its scheme and host with any default port.
 func guardKey(vendor string, c client.Creds) string {
 	return vendor + "\x00" + accountOrigin(c.BaseURL) + "\x00" + strings.ToLower(c.ClientID)
 }
@@ -197,7 +197,7 @@ func (b *backend) logon(ctx context.Context, vendor string, c client.Creds, call
 		wait := min(unavailableMin<<min(o.n, 20), unavailableMax)
 		g.down[fp] = outage{until: at.Add(wait), n: o.n + 1, err: err}
 		// Even for the working credential: a secret changed at the
-		// vendor may be answered with a 5xx (PVWA does), and no answer
+		// vendor may be answered with a 5xx (some do), and no answer
 		// tells that apart from an outage.
 		g.failures = append(g.failures, at)
 	}

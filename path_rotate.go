@@ -5,6 +5,8 @@ import (
 
 	"github.com/hashicorp/vault/sdk/framework"
 	"github.com/hashicorp/vault/sdk/logical"
+
+	"github.com/vendortoken/vault-plugin-secrets-vendor/client"
 )
 
 func pathRotate(b *backend) []*framework.Path {
@@ -26,33 +28,26 @@ func pathRotate(b *backend) []*framework.Path {
 			},
 		},
 		HelpSynopsis:    "Rotate a role's secret through the vendor now.",
-		HelpDescription: rotateHelp,
+		HelpDescription: rotateHelp(),
 	}}
 }
 
-const rotateHelp = `
+// rotateHelp is built from the vendors' own descriptions.
+func rotateHelp() string {
+	return `
   vault write -f vendor/rotate-role/<name>
 
 Replaces the role's client secret through the vendor's admin API, so that no
-person ever holds it:
+person ever holds it. How each vendor does it:
 
-  cyral         rotateSecret; Cyral makes the new secret
-  cyberark      ChangeUserPassword as the role itself, or ResetUserPassword
-                through rotation_role; Vault makes the new password
-  cyberark-pam  a logon with newPassword as the role itself, or ResetPassword
-                through rotation_role; Vault makes the new password (at most
-                39 characters)
-  privx         through rotation_role: a new API client with the same name
-                and roles replaces the role's, which is then deleted
-
-incydr and oauth2 vendors offer no rotation API.
-
+` + client.RotationHelp() + `
 Where Vault makes the password it follows the role's password_policy, or
 makes 32 random characters (at most the vendor's limit). The new secret is
 proved with a mint before the role switches to it; a rotation interrupted at
 any point is finished or undone by Vault's WAL rollback, and token reads keep
 working meanwhile. Set rotation_period on the role to rotate on a schedule.
 `
+}
 
 func (b *backend) pathRotateWrite(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
 	name := d.Get("name").(string)

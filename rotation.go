@@ -22,7 +22,7 @@ import (
 //     vendor makes the secret, as soon as it answers);
 //  3. a mint with the pending secret proves it;
 //  4. the role is switched to it, and only then is the old one discarded
-//     (PrivX: the old API client deleted);
+//     (a replaced API client: the old one deleted);
 //  5. the WAL entry is deleted.
 //
 // The files: rotation.go (this: who rotates, and the entry point),
@@ -53,11 +53,11 @@ const (
 const (
 	stageIntent   = "intent"   // WAL written
 	stageVendor   = "vendor"   // vendor told, or its new secret received
-	stageCreated  = "created"  // privx: the new client's id recorded in the WAL
+	stageCreated  = "created"  // replacement: the new client's id recorded in the WAL
 	stagePending  = "pending"  // new secret stored as pending
 	stageProved   = "proved"   // a mint with the new secret succeeded
 	stagePromoted = "promoted" // role switched to the new secret
-	stageCleaned  = "cleaned"  // old API client deleted (privx)
+	stageCleaned  = "cleaned"  // old API client deleted (replacement)
 )
 
 // Rotation triggers, for logs and events.
@@ -104,7 +104,7 @@ type rotation struct {
 	walIDs  []string
 	reruns  int      // admin re-runs left for a secret the vendor lost
 	refused bool     // the vendor refused the change call outright
-	dropped []string // privx: clients of pending secrets that were dropped
+	dropped []string // replacement: clients of pending secrets that were dropped
 	outcome outcome  // what settling decided, for the closing log line
 	warn    []string
 	// evidence: this plugin's own records (this rotation, its WAL entry

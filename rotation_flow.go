@@ -221,7 +221,7 @@ func (rt *rotation) finish(ctx context.Context) error {
 }
 
 // cleanup deletes the API clients this rotation created or replaced that the
-// role does not use (privx only).
+// role does not use (replacement flow only).
 func (rt *rotation) cleanup(ctx context.Context) error {
 	r, ok := rt.v.(client.ClientReplacer)
 	if !ok {

@@ -17,7 +17,7 @@ import (
 const (
 	walKindSet        = "rotation-set"        // Vault chose the secret and told the vendor
 	walKindRegenerate = "rotation-regenerate" // the vendor made the secret
-	walKindReplace    = "rotation-replace"    // a replacement API client (privx)
+	walKindReplace    = "rotation-replace"    // a replacement API client
 	// walKindLegacy is the one kind the released version wrote, for every
 	// flow; its entries are still rolled back after an upgrade.
 	walKindLegacy = "rotation"

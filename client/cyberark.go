@@ -38,6 +38,11 @@ func (v cyberark) Token(ctx context.Context, h *HTTP, c Creds) (Token, error) {
 // Identity password rules as the default tenant policy sets them.
 func (cyberark) SecretRules() SecretRules { return SecretRules{MinLen: 8, MaxLen: 64} }
 
+// RotationHow: for rotate-role's help.
+func (cyberark) RotationHow() string {
+	return "ChangeUserPassword as the role itself, or ResetUserPassword through rotation_role; Vault makes the new password"
+}
+
 // SetSecret changes the service user's password: as the user itself with
 // its old password, or as an admin by the user's uuid.
 func (v cyberark) SetSecret(ctx context.Context, h *HTTP, c Creds, by Actor, newSecret string) error {

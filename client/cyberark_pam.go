@@ -69,6 +69,11 @@ func (cyberarkPAM) ChangesSecretByLogon() {}
 // SecretRules: PVWA's ResetPassword takes at most 39 characters.
 func (cyberarkPAM) SecretRules() SecretRules { return SecretRules{MinLen: 8, MaxLen: 39} }
 
+// RotationHow: for rotate-role's help.
+func (cyberarkPAM) RotationHow() string {
+	return "a logon with newPassword as the role itself, or ResetPassword through rotation_role; Vault makes the new password (at most 39 characters)"
+}
+
 // SetSecret changes the user's password: as the user, by a logon that
 // carries newPassword; as an admin, through the Users API.
 func (v cyberarkPAM) SetSecret(ctx context.Context, h *HTTP, c Creds, by Actor, newSecret string) error {

@@ -14,6 +14,9 @@ func init() { Register(cyral{}) }
 
 func (cyral) Name() string { return "cyral" }
 
+// RotationHow: for rotate-role's help.
+func (cyral) RotationHow() string { return "rotateSecret; Cyral makes the new secret" }
+
 // Fields: the client id is a path segment of the service account APIs.
 func (cyral) Fields() []Field {
 	return []Field{

@@ -27,6 +27,11 @@ const (
 
 func (privx) Name() string { return "privx" }
 
+// RotationHow: for rotate-role's help.
+func (privx) RotationHow() string {
+	return "through rotation_role: a new API client with the same name and roles replaces the role's, which is then deleted"
+}
+
 func (privx) Fields() []Field {
 	return []Field{
 		{Name: FieldBaseURL, Description: "the PrivX server, like https://privx.example.com"},

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 )
 
 // Actor is whoever performs a rotation: the role itself, or an admin role
@@ -131,4 +132,29 @@ func decodeReply(vendor, op string, data []byte, v any) error {
 			Detail: "the reply is not the JSON expected: " + jsonProblem(err)}
 	}
 	return nil
+}
+
+// RotationHow is implemented by vendors that rotate: one line on how, for
+// the rotate-role path's help.
+type RotationHow interface {
+	RotationHow() string
+}
+
+// RotationHelp describes, vendor by vendor, how each registered vendor
+// rotates a secret, and names those that cannot.
+func RotationHelp() string {
+	var b strings.Builder
+	var none []string
+	for _, name := range Names() {
+		v, _ := Lookup(name)
+		if h, ok := v.(RotationHow); ok && CheckRotation(v, false) == nil {
+			fmt.Fprintf(&b, "  %s: %s\n", name, h.RotationHow())
+		} else {
+			none = append(none, name)
+		}
+	}
+	if len(none) > 0 {
+		fmt.Fprintf(&b, "\nNo rotation API: %s.\n", strings.Join(none, ", "))
+	}
+	return b.String()
 }

@@ -293,6 +293,8 @@ func applyVendorFields(role *roleEntry, v client.Vendor, d *framework.FieldData)
 			if !empty(raw) {
 				return fieldErr(name, "does not apply to vendor %s; leave it out, or set it empty on an existing role", v.Name())
 			}
+			// Empty clears what an older version may have stored.
+			delete(role.Fields, name)
 			continue
 		}
 		val, err := fieldValue(name, f.Kind, raw)

@@ -387,8 +387,8 @@ func checkVendorFields(v client.Vendor, r *roleEntry) error {
 			val = r.URL
 		case f.Name == client.FieldClientID:
 			val = r.ClientID
-		case client.Common(f.Name):
-			continue
+		case f.Name == client.FieldClientSecret:
+			val = r.ClientSecret
 		default:
 			if !r.Fields.Has(f.Name) {
 				if f.Required {
@@ -403,9 +403,19 @@ func checkVendorFields(v client.Vendor, r *roleEntry) error {
 		}
 		if f.Check != nil {
 			if err := f.Check(val); err != nil {
-				return &inputError{Field: f.Name, Msg: err.Error()}
+				return &inputError{Field: f.Name, Msg: checkMessage(f, val, err)}
 			}
 		}
 	}
 	return nil
+}
+
+// checkMessage is a Check's refusal as the caller sees it: its text, but
+// not when a secret field's check quoted the value.
+func checkMessage(f client.Field, val any, err error) string {
+	msg := err.Error()
+	if s, _ := val.(string); s != "" && (f.Secret || f.Name == client.FieldClientSecret) && strings.Contains(msg, s) {
+		return "is refused by the vendor's check, whose message quoted the value and is not repeated here"
+	}
+	return msg
 }

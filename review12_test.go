@@ -3,9 +3,14 @@ package vendor
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/hashicorp/vault/sdk/logical"
+
+	"github.com/vendortoken/vault-plugin-secrets-vendor/client"
 )
 
 // Review of issue 12: attacks on the declared fields, patch and the
@@ -67,4 +72,48 @@ func TestReview12PatchOfARoleOfAnUnknownVendorDoesNotPanic(t *testing.T) {
 			h.badRequest(logical.PatchOperation, "roles/g", map[string]any{field: nil}, "vendor", "gone-test")
 		}()
 	}
+}
+
+// r12Vendor checks its client_secret and a secret field of its own; the
+// latter's check is careless and quotes the value it refuses.
+type r12Vendor struct{}
+
+func init() { client.Register(r12Vendor{}) }
+
+const r12Key = "R12-Key-Short"
+
+func (r12Vendor) Name() string { return "r12-test" }
+
+func (r12Vendor) Fields() []client.Field {
+	return []client.Field{
+		{Name: client.FieldClientSecret, Check: func(v any) error {
+			if s, _ := v.(string); len(s) < 12 {
+				return errors.New("must be at least 12 characters")
+			}
+			return nil
+		}},
+		{Name: "r12_key", Secret: true, Description: "A key.", Check: func(v any) error {
+			if s, _ := v.(string); strings.Contains(s, "Short") {
+				return fmt.Errorf("%q is too weak", s)
+			}
+			return nil
+		}},
+	}
+}
+
+func (v r12Vendor) Token(ctx context.Context, h *client.HTTP, c client.Creds) (client.Token, error) {
+	return h.OAuthToken(ctx, v.Name(), c.BaseURL+"/token", nil, "", c)
+}
+
+// A vendor's check on client_secret runs, as client.Field documents; and
+// a check on a secret field never gets its value into the answer.
+func TestReview12ChecksOnSecretFields(t *testing.T) {
+	h := newHarness(t)
+	h.secrets = append(h.secrets, r12Key, "Tiny-Secret")
+	role := map[string]any{"vendor": "r12-test", "base_url": "https://r12.example.com", "client_id": "svc", "client_secret": hardSecret}
+	h.badRequest(logical.CreateOperation, "roles/r", withFields(role, "client_secret", "Tiny-Secret"), "client_secret must be at least 12 characters")
+	h.badRequest(logical.CreateOperation, "roles/r", withFields(role, "r12_key", r12Key), "r12_key")
+	h.ok(logical.CreateOperation, "roles/r", withFields(role, "r12_key", "R12-Key-Strong"))
+	h.badRequest(logical.PatchOperation, "roles/r", map[string]any{"client_secret": "Tiny-Secret"}, "client_secret must be at least 12 characters")
+	h.badRequest(logical.PatchOperation, "roles/r", map[string]any{"r12_key": r12Key}, "r12_key")
 }

@@ -117,3 +117,44 @@ func TestReview12ChecksOnSecretFields(t *testing.T) {
 	h.badRequest(logical.PatchOperation, "roles/r", map[string]any{"client_secret": "Tiny-Secret"}, "client_secret must be at least 12 characters")
 	h.badRequest(logical.PatchOperation, "roles/r", map[string]any{"r12_key": r12Key}, "r12_key")
 }
+
+// fieldsVendor declares the fields it is given.
+type fieldsVendor struct {
+	name   string
+	fields []client.Field
+}
+
+func (v fieldsVendor) Name() string           { return v.name }
+func (v fieldsVendor) Fields() []client.Field { return v.fields }
+func (fieldsVendor) Token(context.Context, *client.HTTP, client.Creds) (client.Token, error) {
+	return client.Token{}, nil
+}
+
+// A vendor cannot declare a field the root owns, which would replace its
+// schema (token_ttl_cap as text panics the write that reads it as
+// seconds) or its row in a read; nor a secret that is not a string, which
+// no redaction list, retired-secret hash or logged-check guard would see.
+func TestReview12DeclarationsRefuseRootNamesAndNonStringSecrets(t *testing.T) {
+	for _, f := range []client.Field{
+		{Name: "token_ttl_cap"}, {Name: "ca_cert"}, {Name: "vendor"}, {Name: "name"}, {Name: "verify"},
+		{Name: "rotation_role"}, {Name: "last_rotated"}, {Name: "rotation_pending"}, {Name: "client_secret_set"},
+		{Name: "last_rotation", Secret: true}, // read as last_rotation_set: fine
+		{Name: "keys", Kind: client.KindList, Secret: true},
+		{Name: "headers", Kind: client.KindPairs, Secret: true},
+	} {
+		_, err := declare([]client.Vendor{fieldsVendor{"bad-test", []client.Field{f}}})
+		if f.Name == "last_rotation" {
+			if err != nil {
+				t.Errorf("declaring %+v: %v", f, err)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), f.Name) {
+			t.Errorf("declaring %+v: err %v", f, err)
+		}
+	}
+	// The vendors registered here declare nothing the root refuses.
+	if _, err := declare([]client.Vendor{fieldsVendor{"ok-test", []client.Field{{Name: "region", Kind: client.KindLowerString}, {Name: "api_key", Secret: true}}}}); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -40,7 +40,8 @@ type Field struct {
 	Name        string
 	Description string
 	Kind        Kind
-	// Secret fields are write-only: a role read shows <name>_set.
+	// Secret fields are write-only: a role read shows <name>_set. They
+	// are of a string kind, the form secrets are redacted in.
 	Secret bool
 	// Required fields must be set for the vendor.
 	Required bool

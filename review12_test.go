@@ -158,3 +158,25 @@ func TestReview12DeclarationsRefuseRootNamesAndNonStringSecrets(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A patch passes every check a write does: a rotated-away secret, the
+// admin's grant for a schedule, the immutable vendor and the size limits.
+func TestReview12PatchIsCheckedLikeAWrite(t *testing.T) {
+	h := newHarness(t)
+	w := h.rotationWorld(rotScenarios[1]) // cyral-admin
+	old := w.storedRole()
+	h.ok(logical.UpdateOperation, "rotate-role/r", nil)
+	h.badRequest(logical.PatchOperation, "roles/r", map[string]any{"client_secret": old.ClientSecret}, "client_secret", "rotated away")
+
+	h.ok(logical.PatchOperation, "roles/admin", map[string]any{"rotation_allowed_roles": nil})
+	h.badRequest(logical.PatchOperation, "roles/r", map[string]any{"rotation_period": "1h"}, "rotation_role", "does not grant role \"r\"")
+	h.badRequest(logical.PatchOperation, "roles/r", map[string]any{"vendor": "privx"}, "vendor cannot change")
+	h.badRequest(logical.PatchOperation, "roles/r", map[string]any{"client_id": strings.Repeat("x", maxFieldLen+1)}, "client_id is longer than")
+
+	_, o := h.vendorServer("oauth2")
+	h.ok(logical.CreateOperation, "roles/o", o)
+	h.badRequest(logical.PatchOperation, "roles/o", map[string]any{"audience": strings.Repeat("a", maxFieldLen+1)}, "audience is longer than")
+	h.badRequest(logical.PatchOperation, "roles/o", map[string]any{"scopes": strings.Repeat("s,", maxListEntries+1)}, "scopes has")
+	h.badRequest(logical.PatchOperation, "roles/o", map[string]any{"token_params": map[string]any{"client_secret": "x"}}, "token_params must not set")
+	w.mustMintFresh()
+}

@@ -31,37 +31,74 @@ var (
 )
 
 // declarations are the vendors' own fields and address fields, by name.
-// A field declared by two vendors must have the same kind and secrecy.
 func declarations() map[string]*declared {
 	declaredOnce.Do(func() {
-		declaredMap = map[string]*declared{}
+		vendors := make([]client.Vendor, 0, len(client.Names()))
 		for _, vn := range client.Names() {
 			v, _ := client.Lookup(vn)
-			fields := v.Fields()
-			if addr := client.AddressField(v); addr.Name == client.FieldBaseURL {
-				fields = append(fields, addr)
-			}
-			for _, f := range fields {
-				if client.Common(f.Name) && !f.IsAddress() {
-					continue // a note on a common field, not a declaration
-				}
-				d := declaredMap[f.Name]
-				if d == nil {
-					d = &declared{field: f}
-					declaredMap[f.Name] = d
-				} else if d.field.Kind != f.Kind || d.field.Secret != f.Secret {
-					panic(fmt.Sprintf("vendor %s declares field %s unlike vendor %s does", vn, f.Name, d.vendors[0]))
-				}
-				if d.field.Description == "" {
-					d.field.Description = f.Description
-				}
-				if !slices.Contains(d.vendors, vn) {
-					d.vendors = append(d.vendors, vn)
-				}
-			}
+			vendors = append(vendors, v)
+		}
+		var err error
+		if declaredMap, err = declare(vendors); err != nil {
+			panic(err)
 		}
 	})
 	return declaredMap
+}
+
+// declare collects the fields vendors declare. A field declared by two
+// vendors must have the same kind and secrecy.
+func declare(vendors []client.Vendor) (map[string]*declared, error) {
+	out := map[string]*declared{}
+	for _, v := range vendors {
+		vn := v.Name()
+		fields := v.Fields()
+		if addr := client.AddressField(v); addr.Name == client.FieldBaseURL {
+			fields = append(fields, addr)
+		}
+		for _, f := range fields {
+			if client.Common(f.Name) && !f.IsAddress() {
+				continue // a note on a common field, not a declaration
+			}
+			if err := rootOwned(f); err != nil {
+				return nil, fmt.Errorf("vendor %s: %w", vn, err)
+			}
+			d := out[f.Name]
+			if d == nil {
+				d = &declared{field: f}
+				out[f.Name] = d
+			} else if d.field.Kind != f.Kind || d.field.Secret != f.Secret {
+				return nil, fmt.Errorf("vendor %s declares field %s unlike vendor %s does", vn, f.Name, d.vendors[0])
+			}
+			if d.field.Description == "" {
+				d.field.Description = f.Description
+			}
+			if !slices.Contains(d.vendors, vn) {
+				d.vendors = append(d.vendors, vn)
+			}
+		}
+	}
+	return out, nil
+}
+
+// roleReadOnly are the rows of a role read that no field writes.
+var roleReadOnly = []string{"client_secret_set", "last_rotated", "next_rotation", "last_rotation_error", "rotation_pending"}
+
+// rootOwned refuses a vendor field that would stand in for a field or a
+// read row of every role, and a secret that is not one string: secrets
+// are redacted, hashed and kept out of messages as strings.
+func rootOwned(f client.Field) error {
+	read := f.Name
+	if f.Secret {
+		read += "_set"
+	}
+	if _, ok := roleFieldHelp[f.Name]; ok || slices.Contains(roleReadOnly, f.Name) || slices.Contains(roleReadOnly, read) {
+		return fmt.Errorf("field %s is one every role has; give the vendor's field another name", f.Name)
+	}
+	if f.Secret && f.Kind != client.KindString && f.Kind != client.KindLowerString {
+		return fmt.Errorf("secret field %s must be a string kind", f.Name)
+	}
+	return nil
 }
 
 // notes are the vendors' lines on a common field (client_id, base_url).
@@ -293,6 +330,8 @@ func applyVendorFields(role *roleEntry, v client.Vendor, d *framework.FieldData)
 			if !empty(raw) {
 				return fieldErr(name, "does not apply to vendor %s; leave it out, or set it empty on an existing role", v.Name())
 			}
+			// Empty clears what an older version may have stored.
+			delete(role.Fields, name)
 			continue
 		}
 		val, err := fieldValue(name, f.Kind, raw)
@@ -385,8 +424,8 @@ func checkVendorFields(v client.Vendor, r *roleEntry) error {
 			val = r.URL
 		case f.Name == client.FieldClientID:
 			val = r.ClientID
-		case client.Common(f.Name):
-			continue
+		case f.Name == client.FieldClientSecret:
+			val = r.ClientSecret
 		default:
 			if !r.Fields.Has(f.Name) {
 				if f.Required {
@@ -401,9 +440,19 @@ func checkVendorFields(v client.Vendor, r *roleEntry) error {
 		}
 		if f.Check != nil {
 			if err := f.Check(val); err != nil {
-				return &inputError{Field: f.Name, Msg: err.Error()}
+				return &inputError{Field: f.Name, Msg: checkMessage(f, val, err)}
 			}
 		}
 	}
 	return nil
+}
+
+// checkMessage is a Check's refusal as the caller sees it: its text, but
+// not when a secret field's check quoted the value.
+func checkMessage(f client.Field, val any, err error) string {
+	msg := err.Error()
+	if s, _ := val.(string); s != "" && (f.Secret || f.Name == client.FieldClientSecret) && strings.Contains(msg, s) {
+		return "is refused by the vendor's check, whose message quoted the value and is not repeated here"
+	}
+	return msg
 }

@@ -117,10 +117,15 @@ func resetRoleFields(role *roleEntry, fields []string) error {
 		case urlField(role.Vendor):
 			role.URL = ""
 		default:
-			v, _ := client.Lookup(role.Vendor)
-			if _, mine := vendorField(v, f); !mine {
+			v, ok := client.Lookup(role.Vendor)
+			if !ok {
+				return fieldErr("vendor", "names an unknown vendor %s", role.Vendor)
+			}
+			if _, mine := vendorField(v, f); !mine && (declarations()[f] == nil || declarations()[f].field.IsAddress()) {
 				return fieldErr(f, "does not apply to vendor %s", role.Vendor)
 			}
+			// A field of another vendor is cleared too: an older version
+			// may have stored one.
 			delete(role.Fields, f)
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"maps"
 	"slices"
 	"sort"
+	"strings"
 )
 
 // Kind is how a role field's value is written and held.
@@ -40,7 +41,8 @@ type Field struct {
 	Name        string
 	Description string
 	Kind        Kind
-	// Secret fields are write-only: a role read shows <name>_set.
+	// Secret fields are write-only: a role read shows <name>_set. They
+	// are of a string kind, the form secrets are redacted in.
 	Secret bool
 	// Required fields must be set for the vendor.
 	Required bool
@@ -192,5 +194,20 @@ func decodeValue(r json.RawMessage) (any, error) {
 	if json.Unmarshal(r, &m) == nil {
 		return m, nil
 	}
-	return nil, fmt.Errorf("holds %s, not a string, a list of strings or an object of strings", clip(string(r), 20))
+	return nil, fmt.Errorf("holds %s, not a string, a list of strings or an object of strings", jsonKind(r))
+}
+
+// jsonKind names the kind of a JSON value, never its content: the value
+// may be a secret.
+func jsonKind(r json.RawMessage) string {
+	s := strings.TrimSpace(string(r))
+	switch {
+	case strings.HasPrefix(s, "["):
+		return "a list holding something else"
+	case strings.HasPrefix(s, "{"):
+		return "an object holding something else"
+	case s == "true" || s == "false":
+		return "true or false"
+	}
+	return "a number"
 }

@@ -19,58 +19,64 @@ type pendingSecret struct {
 	Since  time.Time     `json:"since"`
 }
 
-// legacyFieldKeys are the vendor fields that versions before
-// roleEntry.Fields stored at the top level of a role and of its pending
-// secret; they decode into Fields.
-var legacyFieldKeys = []string{"oauth_client_id", "oauth_client_secret", "auth_method", "scopes", "audience", "auth_style", "token_params"}
+// legacyTop holds the vendor fields that versions before roleEntry.Fields
+// stored at the top level of a role and of its pending secret. It is
+// decoded in the same pass as the entry, so a role of today's shape costs
+// nothing more to read.
+type legacyTop struct {
+	OAuthClientID     json.RawMessage `json:"oauth_client_id"`
+	OAuthClientSecret json.RawMessage `json:"oauth_client_secret"`
+	AuthMethod        json.RawMessage `json:"auth_method"`
+	Scopes            json.RawMessage `json:"scopes"`
+	Audience          json.RawMessage `json:"audience"`
+	AuthStyle         json.RawMessage `json:"auth_style"`
+	TokenParams       json.RawMessage `json:"token_params"`
+}
 
-// legacyFields reads the legacy top-level vendor fields of data into
-// fields, where fields does not have them already.
-func legacyFields(data []byte, fields client.Values) (client.Values, error) {
-	var top map[string]json.RawMessage
-	if err := json.Unmarshal(data, &top); err != nil {
-		return nil, err
-	}
-	old := map[string]json.RawMessage{}
-	for _, k := range legacyFieldKeys {
-		if raw, ok := top[k]; ok {
-			old[k] = raw
+// into adds the legacy fields to fields, where fields does not have them
+// already.
+func (l *legacyTop) into(fields client.Values) (client.Values, error) {
+	for _, kv := range []struct {
+		name string
+		raw  json.RawMessage
+	}{
+		{"oauth_client_id", l.OAuthClientID}, {"oauth_client_secret", l.OAuthClientSecret},
+		{"auth_method", l.AuthMethod}, {"scopes", l.Scopes}, {"audience", l.Audience},
+		{"auth_style", l.AuthStyle}, {"token_params", l.TokenParams},
+	} {
+		if len(kv.raw) == 0 || fields.Has(kv.name) {
+			continue
 		}
-	}
-	if len(old) == 0 {
-		return fields, nil
-	}
-	raw, err := json.Marshal(old)
-	if err != nil {
-		return nil, err
-	}
-	var vals client.Values
-	if err := json.Unmarshal(raw, &vals); err != nil {
-		return nil, err
-	}
-	for _, k := range vals.Names() {
-		if !fields.Has(k) {
-			if fields == nil {
-				fields = client.Values{}
-			}
-			fields[k] = vals[k]
+		var one client.Values
+		if err := json.Unmarshal([]byte(`{"v":`+string(kv.raw)+`}`), &one); err != nil {
+			return nil, err
 		}
+		if !one.Has("v") {
+			continue
+		}
+		if fields == nil {
+			fields = client.Values{}
+		}
+		fields[kv.name] = one["v"]
 	}
 	return fields, nil
 }
 
 func (p *pendingSecret) UnmarshalJSON(data []byte) error {
 	type plain pendingSecret
-	var q plain
+	var q struct {
+		plain
+		legacyTop
+	}
 	if err := json.Unmarshal(data, &q); err != nil {
 		return err
 	}
-	fields, err := legacyFields(data, q.Fields)
+	fields, err := q.legacyTop.into(q.Fields)
 	if err != nil {
 		return err
 	}
 	q.Fields = fields
-	*p = pendingSecret(q)
+	*p = pendingSecret(q.plain)
 	return nil
 }
 
@@ -128,15 +134,18 @@ func sameValue(a, b any) bool {
 // versions stored at the top level into Fields.
 func (r *roleEntry) UnmarshalJSON(data []byte) error {
 	type plain roleEntry
-	var q plain
+	var q struct {
+		plain
+		legacyTop
+	}
 	if err := json.Unmarshal(data, &q); err != nil {
 		return err
 	}
-	fields, err := legacyFields(data, q.Fields)
+	fields, err := q.legacyTop.into(q.Fields)
 	if err != nil {
 		return err
 	}
 	q.Fields = fields
-	*r = roleEntry(q)
+	*r = roleEntry(q.plain)
 	return nil
 }

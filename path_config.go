@@ -187,8 +187,8 @@ func (b *backend) pathConfigRead(ctx context.Context, req *logical.Request, _ *f
 }
 
 func (b *backend) pathConfigWrite(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
-	if resp := rejectUnknownFields(req, d); resp != nil {
-		return resp, nil
+	if err := rejectUnknownFields(req, d); err != nil {
+		return errorResponse(err)
 	}
 	c, err := readConfig(ctx, req.Storage)
 	if err != nil {
@@ -199,7 +199,7 @@ func (b *backend) pathConfigWrite(ctx context.Context, req *logical.Request, d *
 		for _, h := range v.([]string) {
 			h, err := normalPattern(h)
 			if err != nil {
-				return logical.ErrorResponse("allowed_hosts %s", err), nil
+				return errorResponse(fieldErr("allowed_hosts", "%s", err))
 			}
 			hosts = append(hosts, h)
 		}
@@ -212,14 +212,14 @@ func (b *backend) pathConfigWrite(ctx context.Context, req *logical.Request, d *
 		// Compared as seconds, so that no value can wrap into range.
 		secs := v.(int)
 		if secs < 1 || secs > int(maxRequestTimeout/time.Second) {
-			return logical.ErrorResponse("request_timeout must be between 1s and %s", maxRequestTimeout), nil
+			return errorResponse(fieldErr("request_timeout", "must be between 1s and %s", maxRequestTimeout))
 		}
 		c.RequestTimeout = time.Duration(secs) * time.Second
 	}
 	if v, ok := d.GetOk("max_retries"); ok {
 		n := v.(int)
 		if n < 0 || n > maxMaxRetries {
-			return logical.ErrorResponse("max_retries must be between 0 and %d", maxMaxRetries), nil
+			return errorResponse(fieldErr("max_retries", "must be between 0 and %d", maxMaxRetries))
 		}
 		c.MaxRetries = n
 	}
@@ -242,13 +242,13 @@ func (b *backend) pathConfigDelete(ctx context.Context, req *logical.Request, _ 
 	return nil, nil
 }
 
-// rejectUnknownFields turns fields the path does not take into a 400, where
-// Vault would only warn that it ignored them. It also refuses text that is
-// not UTF-8: storing it as JSON would silently change it.
-func rejectUnknownFields(req *logical.Request, d *framework.FieldData) *logical.Response {
+// rejectUnknownFields turns fields the path does not take into an input
+// error (a 400), where Vault would only warn that it ignored them. It also
+// refuses text that is not UTF-8: storing it as JSON would silently change it.
+func rejectUnknownFields(req *logical.Request, d *framework.FieldData) error {
 	for _, k := range sortedKeys(req.Data) {
 		if !validText(req.Data[k]) {
-			return logical.ErrorResponse("%s is not valid UTF-8 text", k)
+			return fieldErr(k, "is not valid UTF-8 text")
 		}
 	}
 	var unknown []string
@@ -261,7 +261,11 @@ func rejectUnknownFields(req *logical.Request, d *framework.FieldData) *logical.
 		return nil
 	}
 	sortStrings(unknown)
-	return logical.ErrorResponse("unknown field(s) %s; this path takes: %s", strings.Join(unknown, ", "), strings.Join(schemaNames(d.Schema), ", "))
+	what := "is an unknown field"
+	if len(unknown) > 1 {
+		what = "are unknown fields"
+	}
+	return &inputError{Field: strings.Join(unknown, ", "), Msg: what + "; this path takes: " + strings.Join(schemaNames(d.Schema), ", ")}
 }
 
 // validText reports whether every string in v, however nested, is UTF-8.

@@ -268,8 +268,8 @@ func formatTime(t time.Time) string {
 }
 
 func (b *backend) pathRoleWrite(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
-	if resp := rejectUnknownFields(req, d); resp != nil {
-		return resp, nil
+	if err := rejectUnknownFields(req, d); err != nil {
+		return errorResponse(err)
 	}
 	name := d.Get("name").(string)
 	// A write must not race a rotation that is switching the role's secret.
@@ -293,8 +293,8 @@ func (b *backend) pathRoleWrite(ctx context.Context, req *logical.Request, d *fr
 // pathRolePatch updates the fields given of an existing role, as a JSON
 // merge patch: a field set to null returns to its default (or unset).
 func (b *backend) pathRolePatch(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
-	if resp := rejectUnknownFields(req, d); resp != nil {
-		return resp, nil
+	if err := rejectUnknownFields(req, d); err != nil {
+		return errorResponse(err)
 	}
 	name := d.Get("name").(string)
 	lock := b.roleLock(name)

@@ -204,7 +204,15 @@ func (b *backend) rotateRole(ctx context.Context, s logical.Storage, name, trigg
 
 	role, err := getRole(ctx, s, name)
 	if err != nil {
+		if trigger == triggerScheduled {
+			// No caller hears of a scheduled rotation's failure: log it.
+			b.rotationDone(ctx, s, name, "", trigger, nil, err)
+		}
 		return nil, err
+	}
+	if role == nil && trigger == triggerScheduled {
+		// Deleted since the schedule took it.
+		return nil, errNotDue
 	}
 	if role == nil {
 		return nil, &inputError{Field: "name", Msg: fmt.Sprintf("%q names no role; list roles with: vault list <mount>/roles", name)}
@@ -214,6 +222,11 @@ func (b *backend) rotateRole(ctx context.Context, s logical.Storage, name, trigg
 		return nil, errNotDue
 	}
 	if err := client.CheckRotation(mustVendor(role.Vendor), role.RotationRole == ""); err != nil {
+		if trigger == triggerScheduled {
+			// Logged, and recorded on the role so that the schedule
+			// waits for its retry time.
+			b.rotationDone(ctx, s, name, role.Vendor, trigger, nil, err)
+		}
 		return nil, err
 	}
 	rt, err := b.newRotation(ctx, s, name, role)

@@ -201,17 +201,32 @@ func (s *schedule) takeStale() []string {
 }
 
 // popDue takes out the roles due at now. Each goes back in when its
-// rotation ends (rotateRole refreshes it).
-func (s *schedule) popDue(now time.Time) []string {
+// rotation ends (rotateRole refreshes it), or by requeue if it never began.
+func (s *schedule) popDue(now time.Time) []*dueItem {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var names []string
+	var due []*dueItem
 	for len(s.queue) > 0 && !now.Before(s.queue[0].due) {
 		it := heap.Pop(&s.queue).(*dueItem)
 		delete(s.items, it.name)
-		names = append(names, it.name)
+		due = append(due, it)
 	}
-	return names
+	return due
+}
+
+// requeue puts back roles popDue took whose rotation never began, unless a
+// change has put them back since. One deleted meanwhile is dropped by the
+// rotation that finds it gone.
+func (s *schedule) requeue(due []*dueItem) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, it := range due {
+		if _, ok := s.items[it.name]; ok {
+			continue
+		}
+		heap.Push(&s.queue, it)
+		s.items[it.name] = it
+	}
 }
 
 func (s *schedule) loaded() bool {
@@ -228,6 +243,20 @@ func (s *schedule) dueOf(name string) (time.Time, bool) {
 		return it.due, true
 	}
 	return time.Time{}, false
+}
+
+// refreshSchedule re-reads an invalidated role under its lock: a role
+// write landing between the read and the queue's update would otherwise
+// be undone by what was read before it. A role whose lock is held is left
+// to the holder, and read again at the next run.
+func (b *backend) refreshSchedule(ctx context.Context, s logical.Storage, name string) error {
+	lock := b.roleLock(name)
+	if !lock.TryLock() {
+		b.schedule.invalidate(name)
+		return nil
+	}
+	defer lock.Unlock()
+	return b.schedule.refresh(ctx, s, name)
 }
 
 // loadSchedule loads the schedule; a role that cannot be read is
@@ -271,14 +300,23 @@ func (b *backend) periodic(ctx context.Context, req *logical.Request) error {
 		readErrs = append(readErrs, err)
 	}
 	for _, name := range b.schedule.takeStale() {
-		if err := b.schedule.refresh(ctx, req.Storage, name); err != nil {
+		if err := b.refreshSchedule(ctx, req.Storage, name); err != nil {
 			b.periodicFailed("reading a role for the rotation schedule failed; the next run reads it again", name, err)
 			readErrs = append(readErrs, err)
 		}
 	}
 	var g errgroup.Group
 	g.SetLimit(maxParallelRotations)
-	for _, name := range b.schedule.popDue(b.now()) {
+	due := b.schedule.popDue(b.now())
+	for i, it := range due {
+		if err := ctx.Err(); err != nil {
+			// Out of time (Vault bounds a periodic run): the rest wait
+			// for the next run, at their due times, untried.
+			b.schedule.requeue(due[i:])
+			b.periodicFailed(fmt.Sprintf("the periodic run ended before %d due rotations began; the next run starts them", len(due)-i), "", err)
+			break
+		}
+		name := it.name
 		g.Go(func() error {
 			// rotateRole checks again, under the role's lock, that the role
 			// is still due: a manual rotation may have just done it.

@@ -268,11 +268,26 @@ func formatTime(t time.Time) string {
 }
 
 func (b *backend) pathRoleWrite(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
+	return b.changeRole(ctx, req, d, func(name string, role *roleEntry) (*logical.Response, error) {
+		if role == nil {
+			gen, err := uuid.GenerateUUID()
+			if err != nil {
+				return nil, err
+			}
+			role = &roleEntry{CreatedAt: b.now().UTC(), Generation: gen}
+		}
+		return b.saveRole(ctx, req, d, name, role, nil)
+	})
+}
+
+// changeRole refuses unknown fields, then calls change with the role as
+// stored (nil if there is none) under the role's lock: a write must not
+// race a rotation that is switching the role's secret.
+func (b *backend) changeRole(ctx context.Context, req *logical.Request, d *framework.FieldData, change func(name string, role *roleEntry) (*logical.Response, error)) (*logical.Response, error) {
 	if err := rejectUnknownFields(req, d); err != nil {
 		return errorResponse(err)
 	}
 	name := d.Get("name").(string)
-	// A write must not race a rotation that is switching the role's secret.
 	lock := b.roleLock(name)
 	lock.Lock()
 	defer lock.Unlock()
@@ -280,51 +295,37 @@ func (b *backend) pathRoleWrite(ctx context.Context, req *logical.Request, d *fr
 	if err != nil {
 		return nil, err
 	}
-	if role == nil {
-		gen, err := uuid.GenerateUUID()
-		if err != nil {
-			return nil, err
-		}
-		role = &roleEntry{CreatedAt: b.now().UTC(), Generation: gen}
-	}
-	return b.saveRole(ctx, req, d, name, role, nil)
+	return change(name, role)
 }
 
 // pathRolePatch updates the fields given of an existing role, as a JSON
 // merge patch: a field set to null returns to its default (or unset).
 func (b *backend) pathRolePatch(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
-	if err := rejectUnknownFields(req, d); err != nil {
-		return errorResponse(err)
-	}
-	name := d.Get("name").(string)
-	lock := b.roleLock(name)
-	lock.Lock()
-	defer lock.Unlock()
-	role, err := getRole(ctx, req.Storage, name)
-	if err != nil {
-		return nil, err
-	}
-	if role == nil {
-		return logical.RespondWithStatusCode(logical.ErrorResponse("role %q does not exist; a patch changes an existing role, create it with: vault write <mount>/roles/%s", name, name), req, http.StatusNotFound)
-	}
-	var reset []string
-	raw := make(map[string]any, len(d.Raw))
-	for k, v := range d.Raw {
-		if v == nil {
-			reset = append(reset, k)
-		} else {
-			raw[k] = v
+	return b.changeRole(ctx, req, d, func(name string, role *roleEntry) (*logical.Response, error) {
+		if role == nil {
+			return logical.RespondWithStatusCode(logical.ErrorResponse("role %q does not exist; a patch changes an existing role, create it with: vault write <mount>/roles/%s", name, name), req, http.StatusNotFound)
 		}
-	}
-	sort.Strings(reset)
-	patch := &framework.FieldData{Raw: raw, Schema: d.Schema}
-	return b.saveRole(ctx, req, patch, name, role, reset)
+		var reset []string
+		raw := make(map[string]any, len(d.Raw))
+		for k, v := range d.Raw {
+			if v == nil {
+				reset = append(reset, k)
+			} else {
+				raw[k] = v
+			}
+		}
+		sort.Strings(reset)
+		patch := &framework.FieldData{Raw: raw, Schema: d.Schema}
+		return b.saveRole(ctx, req, patch, name, role, reset)
+	})
 }
 
 // saveRole applies the fields of d, and resets those named in reset, to
 // role, checks the result and stores it.
 func (b *backend) saveRole(ctx context.Context, req *logical.Request, d *framework.FieldData, name string, role *roleEntry, reset []string) (*logical.Response, error) {
 	before := *role
+	// The edits below change role.Fields in place; before keeps its own.
+	before.Fields = role.Fields.Clone()
 	if err := resetRoleFields(role, reset); err != nil {
 		return errorResponse(err)
 	}

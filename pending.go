@@ -20,9 +20,7 @@ type pendingSecret struct {
 }
 
 // legacyTop holds the vendor fields that versions before roleEntry.Fields
-// stored at the top level of a role and of its pending secret. It is
-// decoded in the same pass as the entry, so a role of today's shape costs
-// nothing more to read.
+// stored at the top level of a role and of its pending secret.
 type legacyTop struct {
 	OAuthClientID     json.RawMessage `json:"oauth_client_id"`
 	OAuthClientSecret json.RawMessage `json:"oauth_client_secret"`
@@ -62,22 +60,29 @@ func (l *legacyTop) into(fields client.Values) (client.Values, error) {
 	return fields, nil
 }
 
-func (p *pendingSecret) UnmarshalJSON(data []byte) error {
-	type plain pendingSecret
-	var q struct {
-		plain
-		legacyTop
-	}
-	if err := json.Unmarshal(data, &q); err != nil {
+// decodeEntry decodes data into dst, a plain copy of an entry type, then
+// adds to *fields the vendor fields older versions stored at the top level.
+// The second pass reads only those keys and allocates nothing for a role
+// of today's shape.
+func decodeEntry(data []byte, dst any, fields *client.Values) error {
+	if err := json.Unmarshal(data, dst); err != nil {
 		return err
 	}
-	fields, err := q.legacyTop.into(q.Fields)
+	var old legacyTop
+	if err := json.Unmarshal(data, &old); err != nil {
+		return err
+	}
+	f, err := old.into(*fields)
 	if err != nil {
 		return err
 	}
-	q.Fields = fields
-	*p = pendingSecret(q.plain)
+	*fields = f
 	return nil
+}
+
+func (p *pendingSecret) UnmarshalJSON(data []byte) error {
+	type plain pendingSecret
+	return decodeEntry(data, (*plain)(p), &p.Fields)
 }
 
 // pendingCreds are the role's credentials with the pending secret in place.
@@ -134,18 +139,5 @@ func sameValue(a, b any) bool {
 // versions stored at the top level into Fields.
 func (r *roleEntry) UnmarshalJSON(data []byte) error {
 	type plain roleEntry
-	var q struct {
-		plain
-		legacyTop
-	}
-	if err := json.Unmarshal(data, &q); err != nil {
-		return err
-	}
-	fields, err := q.legacyTop.into(q.Fields)
-	if err != nil {
-		return err
-	}
-	q.Fields = fields
-	*r = roleEntry(q.plain)
-	return nil
+	return decodeEntry(data, (*plain)(r), &r.Fields)
 }

@@ -100,8 +100,12 @@ type rotation struct {
 	by   client.Actor
 	// w is what the rotation's WAL entries record; walIDs are the
 	// entries, deleted when it is settled.
-	w       walRecord
-	walIDs  []string
+	w      walRecord
+	walIDs []string
+	// walBase is where the running flow's entries begin in walIDs: an
+	// admin re-run's are after those of the rotation it replaces, which
+	// stay until that rotation's outcome is recorded.
+	walBase int
 	reruns  int      // admin re-runs left for a secret the vendor lost
 	refused bool     // the vendor refused the change call outright
 	dropped []string // replacement: clients of pending secrets that were dropped

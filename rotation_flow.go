@@ -241,9 +241,11 @@ func (rt *rotation) cleanup(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// giveUp ends a rotation that failed before the vendor heard of it.
+// giveUp ends a flow that failed before the vendor heard of it, deleting
+// only the flow's own WAL entries: a failed admin re-run must leave those
+// of the rotation it replaces, the only record that the role cannot mint.
 func (rt *rotation) giveUp(ctx context.Context, cause error) error {
-	rt.dropIntent(ctx)
+	rt.dropIntentFrom(ctx, rt.walBase)
 	return cause
 }
 

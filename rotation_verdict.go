@@ -201,7 +201,8 @@ loop:
 			if err = rt.clearPending(ctx); err != nil {
 				break loop
 			}
-			frames = append(frames, &flowFrame{why: why, mark: len(rt.walIDs)})
+			rt.walBase = len(rt.walIDs)
+			frames = append(frames, &flowFrame{why: why, mark: rt.walBase})
 			begin = true
 		default:
 			err = rt.carryOut(ctx, v, a)

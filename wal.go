@@ -144,6 +144,7 @@ func (rt *rotation) dropIntent(ctx context.Context) { rt.dropIntentFrom(ctx, 0) 
 
 // dropIntentFrom deletes the WAL entries from the n-th on.
 func (rt *rotation) dropIntentFrom(ctx context.Context, n int) {
+	n = min(n, len(rt.walIDs)) // past the end is nothing to drop, not a crash
 	pctx, cancel := persistCtx(ctx)
 	defer cancel()
 	left := rt.walIDs[:n:n]

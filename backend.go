@@ -88,6 +88,8 @@ type backend struct {
 	stopInit context.CancelFunc
 	// inputRoutes finds a request's path before the framework does.
 	inputRoutes []inputRoute
+	// metrics counts mints, token reads and rotations (metrics.go).
+	metrics *metrics
 }
 
 // roleState is a role as the read path needs it: the entry, its transport,
@@ -108,7 +110,7 @@ type roleState struct {
 }
 
 func newBackend(now func() time.Time) *backend {
-	b := &backend{now: now, locks: locksutil.CreateLocks(), fpKey: newFingerprintKey()}
+	b := &backend{now: now, locks: locksutil.CreateLocks(), fpKey: newFingerprintKey(), metrics: newMetrics()}
 	b.Backend = &framework.Backend{
 		Help:        strings.TrimSpace(backendHelp),
 		BackendType: logical.TypeLogical,

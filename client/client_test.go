@@ -342,6 +342,15 @@ func TestHTTPLayerPromises(t *testing.T) {
 		if !errors.As(err, &ue) || ue.Class != client.ClassServer || srv.Calls("token") != 3 {
 			t.Fatalf("err %v after %d calls", err, srv.Calls("token"))
 		}
+		// The wait it asked for travels with the error, for the caller's backoff.
+		if ue.RetryAfter != time.Hour {
+			t.Fatalf("RetryAfter %v, want 1h", ue.RetryAfter)
+		}
+		srv.Inject("token", vendortest.Fault{Status: 429, RetryAfter: "3600"})
+		_, err = v.Token(context.Background(), h, c)
+		if !errors.As(err, &ue) || ue.Class != client.ClassRateLimited || ue.RetryAfter != time.Hour {
+			t.Fatalf("429: err %v, RetryAfter %v", err, ue.RetryAfter)
+		}
 	})
 	t.Run("response bodies are capped", func(t *testing.T) {
 		srv, c, _ := setup(t, "incydr")

@@ -8,6 +8,7 @@ import (
 	"mime"
 	"sort"
 	"strings"
+	"time"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -76,6 +77,9 @@ type UnavailableError struct {
 	Class  string
 	Status int    // HTTP status, when there was one
 	Detail string // vendor message or transport error text, secrets removed
+	// RetryAfter is how long the vendor asked callers to wait (its
+	// Retry-After header on a 429 or 5xx), 0 if it asked nothing.
+	RetryAfter time.Duration
 }
 
 func (e *UnavailableError) Error() string {

@@ -327,18 +327,29 @@ func (h *HTTP) do(ctx context.Context, r request) ([]byte, error) {
 			Message: fmt.Sprintf("the vendor redirected to %s; redirects are not followed (they could take the credentials elsewhere), so set the role's URL to the vendor's final address", redirectTarget(u, resp.Header.Get("Location")))}
 	case s == http.StatusTooManyRequests:
 		detail := vendorDetail(data, ctype, r.secrets)
-		if d, ok := retryAfter(resp.Header.Get("Retry-After"), h.opts.Now()); ok {
+		d, ok := retryAfter(resp.Header.Get("Retry-After"), h.opts.Now())
+		if ok {
 			detail = strings.TrimPrefix(detail+"; ", "; ") + fmt.Sprintf("the vendor asks to retry after %s", d.Round(time.Second))
 		}
-		return nil, unavailable(ClassRateLimited, s, detail)
+		return nil, withRetryAfter(unavailable(ClassRateLimited, s, detail), d)
 	case s == http.StatusRequestTimeout:
 		return nil, unavailable(ClassTimeout, s, vendorDetail(data, ctype, r.secrets))
 	case s >= 400 && s < 500:
 		code, msg := vendorMessage(data, ctype, r.secrets)
 		return nil, &RejectedError{Vendor: r.vendor, Op: r.op, Status: s, Code: code, Message: msg}
 	default:
-		return nil, unavailable(ClassServer, s, vendorDetail(data, ctype, r.secrets))
+		d, _ := retryAfter(resp.Header.Get("Retry-After"), h.opts.Now())
+		return nil, withRetryAfter(unavailable(ClassServer, s, vendorDetail(data, ctype, r.secrets)), d)
 	}
+}
+
+// withRetryAfter records on an *UnavailableError how long the vendor asked
+// callers to wait.
+func withRetryAfter(err error, d time.Duration) error {
+	if ue, ok := err.(*UnavailableError); ok {
+		ue.RetryAfter = d
+	}
+	return err
 }
 
 // credentialOf is the credential in an Authorization header value. The

@@ -38,6 +38,7 @@ Configure mount-wide policy at "config", store credentials under
 // Factory returns a configured backend.
 func Factory(ctx context.Context, conf *logical.BackendConfig) (logical.Backend, error) {
 	b := newBackend(time.Now)
+	b.refreshTimers = true
 	if err := b.Setup(ctx, conf); err != nil {
 		return nil, err
 	}
@@ -90,6 +91,16 @@ type backend struct {
 	inputRoutes []inputRoute
 	// metrics counts mints, token reads and rotations (metrics.go).
 	metrics *metrics
+	// Background mints (refresh.go): bgSem bounds how many run at once,
+	// bgCtx ends them on Clean, bgWG counts them; rand draws jitter;
+	// refreshTimers arms a timer per read token (Factory sets it; tests
+	// on an injected clock call refreshDue instead).
+	bgSem         chan struct{}
+	bgCtx         context.Context
+	bgStop        context.CancelFunc
+	bgWG          sync.WaitGroup
+	rand          func() float64
+	refreshTimers bool
 }
 
 // roleState is a role as the read path needs it: the entry, its transport,
@@ -107,10 +118,21 @@ type roleState struct {
 	// warnedAt (unix ns) and unwarned throttle the log of failed mints.
 	warnedAt atomic.Int64
 	unwarned atomic.Int64
+	// bg is set while a background mint of the role runs (refresh.go).
+	bg atomic.Bool
+	// mu guards the mint memory, the refresh timer and dropped.
+	mu     sync.Mutex
+	memory mintMemory
+	timer  *time.Timer
+	// dropped: the state was forgotten (role written, deleted or
+	// invalidated, backend cleaned); nothing it does is scheduled again.
+	dropped bool
 }
 
 func newBackend(now func() time.Time) *backend {
-	b := &backend{now: now, locks: locksutil.CreateLocks(), fpKey: newFingerprintKey(), metrics: newMetrics()}
+	b := &backend{now: now, locks: locksutil.CreateLocks(), fpKey: newFingerprintKey(), metrics: newMetrics(),
+		bgSem: make(chan struct{}, maxBackgroundMints), rand: defaultRand}
+	b.bgCtx, b.bgStop = context.WithCancel(context.Background())
 	b.Backend = &framework.Backend{
 		Help:        strings.TrimSpace(backendHelp),
 		BackendType: logical.TypeLogical,
@@ -156,6 +178,7 @@ func (b *backend) clean(context.Context) {
 	if b.stopInit != nil {
 		b.stopInit()
 	}
+	b.bgStop()
 	b.dropAll()
 }
 
@@ -164,7 +187,9 @@ func (b *backend) dropRole(name string) {
 	b.fillMu.Lock()
 	defer b.fillMu.Unlock()
 	b.epoch.Add(1)
-	b.roles.Delete(name)
+	if v, ok := b.roles.LoadAndDelete(name); ok {
+		b.retireState(v.(*roleState))
+	}
 }
 
 // dropAll forgets the config and every role (config shapes every transport).
@@ -174,7 +199,9 @@ func (b *backend) dropAll() {
 	b.epoch.Add(1)
 	b.cfg.Store(nil)
 	b.roles.Range(func(k, v any) bool {
-		b.roles.Delete(k)
+		if b.roles.CompareAndDelete(k, v) {
+			b.retireState(v.(*roleState))
+		}
 		return true
 	})
 	// Timeouts, retries or host policy may have changed: later roles get
@@ -209,6 +236,7 @@ func (b *backend) roleState(ctx context.Context, s logical.Storage, name string)
 	defer b.fillMu.Unlock()
 	if b.epoch.Load() != epoch {
 		// Storage changed while we read it; serve this read, cache nothing.
+		b.retireState(st)
 		return st, nil
 	}
 	actual, _ := b.roles.LoadOrStore(name, st)

@@ -410,6 +410,12 @@ func TestTokensAreCachedAndRefreshedInsideRefreshBefore(t *testing.T) {
 		t.Fatalf("countdown %v", second)
 	}
 	h.clock.Add(time.Second) // 60s left: inside refresh_before
+	// Handed out at once, with a mint started behind it (refresh ahead).
+	stale := h.ok(logical.ReadOperation, "token/c", nil)
+	if stale["access_token"] != first["access_token"] || intOf(t, stale["ttl"]) != 0 {
+		t.Fatalf("past the refresh point: %v", stale)
+	}
+	h.b.waitBackground()
 	third := h.ok(logical.ReadOperation, "token/c", nil)
 	if third["access_token"] == first["access_token"] || srv.Calls("token") != 2 {
 		t.Fatalf("token not refreshed inside refresh_before (calls %d)", srv.Calls("token"))
@@ -599,6 +605,8 @@ func TestVendorFailures(t *testing.T) {
 	if _, err := h.do(logical.ReadOperation, "token/c", nil); err == nil || !strings.Contains(err.Error(), "bad response") {
 		t.Fatalf("truncated JSON: %v", err)
 	}
+	// Past the role's backoff after that second failure.
+	h.clock.Add(2 * mintBackoffMin)
 	srv.Inject("token", vendortest.Fault{Status: 429, RetryAfter: "30"})
 	if _, err := h.do(logical.ReadOperation, "token/c", nil); err == nil || !strings.Contains(err.Error(), "(429)") || !strings.Contains(err.Error(), "retry after 30s") {
 		t.Fatalf("429: %v", err)
@@ -606,9 +614,16 @@ func TestVendorFailures(t *testing.T) {
 
 	// Stale-while-error: a cached token inside its refresh window is still
 	// handed out, with a warning, while the vendor fails.
+	h.clock.Add(30 * time.Second) // the Retry-After the vendor asked for
 	good := h.ok(logical.ReadOperation, "token/c", nil)
 	h.clock.Add(250 * time.Second)
 	srv.Inject("token", vendortest.Fault{Status: 500, Body: "boom", Times: -1})
+	// The first read past the refresh point gets the token at once and
+	// starts the mint that fails; the reads after it are warned.
+	if first := h.ok(logical.ReadOperation, "token/c", nil); first["access_token"] != good["access_token"] {
+		t.Fatalf("past the refresh point: %v", first)
+	}
+	h.b.waitBackground()
 	resp, err := h.do(logical.ReadOperation, "token/c", nil)
 	if err != nil || resp.IsError() || resp.Data["access_token"] != good["access_token"] || len(resp.Warnings) != 1 || !strings.Contains(resp.Warnings[0], "cached token") {
 		t.Fatalf("stale-while-error: %v %v", resp, err)

@@ -164,6 +164,12 @@ func TestMutantStaleTokenHonoursMinRemaining(t *testing.T) {
 	first := h.ok(logical.ReadOperation, "token/r", nil)
 	h.clock.Add(250 * time.Second)
 	e.fail(http.StatusServiceUnavailable)
+	// The first read past the refresh point gets the token at once and
+	// starts the mint that fails; the reads after it are warned.
+	if got := h.ok(logical.ReadOperation, "token/r", nil); got["access_token"] != first["access_token"] {
+		t.Fatalf("past the refresh point: %v", got)
+	}
+	h.b.waitBackground()
 	for _, min := range []string{"0", "30", "50"} {
 		resp, err := h.do(logical.ReadOperation, "token/r", map[string]any{"min_remaining": min})
 		if err != nil || resp.IsError() || resp.Data["access_token"] != first["access_token"] || len(resp.Warnings) != 1 {
@@ -181,6 +187,9 @@ func TestMutantStaleTokenHonoursMinRemaining(t *testing.T) {
 	// Before the refresh point: 200s left, and a caller who needs more.
 	h.clock.Add(unavailableMin) // past the guard's hold
 	e.fail(0)
+	// Still alive: handed out at once, replaced behind the read.
+	h.ok(logical.ReadOperation, "token/r", nil)
+	h.b.waitBackground()
 	second := h.ok(logical.ReadOperation, "token/r", nil)
 	if second["access_token"] == first["access_token"] {
 		t.Fatal("an expiring token was not replaced once the vendor was back")

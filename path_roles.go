@@ -200,6 +200,14 @@ Reading never returns a secret: it shows <field>_set instead (such as
 client_secret_set), with last_rotated, next_rotation and
 last_rotation_error.
 
+It also shows what the Vault node that answers knows of the role's tokens,
+from its memory (another node, or this one after a restart, may know
+nothing: then they are empty): token_expires_at (RFC 3339) of the cached
+token, last_mint (RFC 3339) when a token was last minted or tried for the
+role, last_mint_error (that try's error, secrets removed; empty if it
+succeeded) and next_mint_attempt (RFC 3339: no vendor call for the role
+before then; empty if none is held back).
+
 Example:
 
   vault write vendor/roles/ci vendor=<vendor> \
@@ -257,7 +265,11 @@ func (b *backend) pathRoleRead(ctx context.Context, req *logical.Request, d *fra
 	if err != nil || r == nil {
 		return nil, err
 	}
-	return &logical.Response{Data: roleData(r)}, nil
+	data := roleData(r)
+	for k, v := range b.roleHealth(d.Get("name").(string)) {
+		data[k] = v
+	}
+	return &logical.Response{Data: data}, nil
 }
 
 func formatTime(t time.Time) string {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/vault/sdk/framework"
@@ -18,8 +19,12 @@ type cachedToken struct {
 	client.Token
 	mintedAt  time.Time
 	expiresAt time.Time
-	refreshAt time.Time // after this, a read mints a fresh one
+	refreshAt time.Time // after this, it is handed out only while a mint runs or fails
 	lifetime  time.Duration
+	// bgAt is when a read token is replaced in the background; read is
+	// set by its first read (refresh.go).
+	bgAt time.Time
+	read atomic.Bool
 }
 
 // minCachedLife is the least life a minted token needs to be cached.
@@ -72,11 +77,22 @@ Returns a bearer token minted with the role's credentials:
   rotation_period  the token's lifetime in seconds
   vendor           the role's vendor
 
-Tokens are cached per role and reused until refresh_before of their life is
-left. No lease is created: bearer tokens cannot be revoked by Vault. Vault
-Agent templates re-render such data at ttl+1 seconds, before the token goes
-stale. If the vendor fails while a cached token is still valid, that token is
-returned with a warning.
+Tokens are cached per role and handed out until refresh_before of their
+life is left (ttl counts down to that point). A token that was read is
+replaced in the background before then, at a moment drawn from the first
+half of the refresh_before before ttl runs out, so a read never waits on the
+vendor while a cached token is usable: Vault Agent, which re-renders such
+data at ttl+1 seconds, finds the new token ready. A token nobody read is not
+replaced until it is read again. Past its ttl, a token that still meets
+min_remaining is returned at once while a mint runs behind it. Only a read
+that finds no usable token waits, sharing one mint with every other such
+reader.
+
+After a failed mint the vendor is not called again for the role before a
+backoff (1 s doubling to 5 min, and at least any Retry-After the vendor
+sent); reads meanwhile get the cached token with a warning, or at once the
+last error with the time of the next attempt. No lease is created: bearer
+tokens cannot be revoked by Vault.
 `
 
 func (b *backend) pathTokenRead(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
@@ -92,7 +108,8 @@ func (b *backend) pathTokenRead(ctx context.Context, req *logical.Request, d *fr
 	if st == nil {
 		return logical.ErrorResponse("role %q does not exist; list roles with: vault list <mount>/roles", name), nil
 	}
-	tok, warning, err := b.token(ctx, st, minRemaining)
+	tok, source, warning, err := b.token(ctx, st, minRemaining)
+	b.metrics.tokenRead(st.role.Vendor, source)
 	if err != nil {
 		return errorResponse(err)
 	}
@@ -117,17 +134,38 @@ func tokenData(t *cachedToken, vendor string, now time.Time) map[string]any {
 	}
 }
 
-// token returns a usable token for the role: the cached one, or one minted
-// now. Concurrent callers share a single mint per role; one whose context
-// ends returns at once, and the mint goes on for the others.
-func (b *backend) token(ctx context.Context, st *roleState, minRemaining time.Duration) (*cachedToken, string, error) {
+// Sources of a token read, for metrics.
+const (
+	sourceCache = "cache" // a cached token before its refresh point
+	sourceWait  = "wait"  // the reader waited for a mint
+	sourceStale = "stale" // past its refresh point, while a mint runs or fails
+	sourceError = "error"
+)
+
+// token returns a token for the role that meets minRemaining, and where it
+// came from: the cached one before its refresh point; the cached one past
+// it, at once, with a background mint started; else one minted now.
+// Concurrent callers share a single mint per role; one whose context ends
+// returns at once, and the mint goes on for the others.
+func (b *backend) token(ctx context.Context, st *roleState, minRemaining time.Duration) (*cachedToken, string, string, error) {
 	if err := b.checkReach(st, minRemaining); err != nil {
-		return nil, "", err
+		return nil, sourceError, "", err
 	}
-	if t := st.tok.Load(); t.usable(b.now(), minRemaining) {
-		return t, "", nil
+	now := b.now()
+	if t := st.tok.Load(); t.usable(now, minRemaining) {
+		b.noteRead(st, t)
+		return t, sourceCache, "", nil
+	} else if t.alive(now, minRemaining) {
+		// Past its refresh point: hand it out, and mint behind it.
+		b.noteRead(st, t)
+		b.startBackground(st, t)
+		return t, sourceStale, staleWarning(st.lastFailure(), t), nil
 	}
-	start := b.now()
+	if err := st.heldBack(now); err != nil {
+		b.metrics.mint(st.role.Vendor, "held", 0)
+		return nil, sourceError, "", err
+	}
+	start := now
 	// The mint outlives any one caller: others may be waiting on it.
 	mintCtx := context.WithoutCancel(ctx)
 	for range 3 {
@@ -135,37 +173,42 @@ func (b *backend) token(ctx context.Context, st *roleState, minRemaining time.Du
 			if t := st.tok.Load(); t.usable(b.now(), minRemaining) {
 				return t, nil
 			}
-			t, err := b.mint(mintCtx, st)
-			if err != nil {
-				return nil, err
-			}
-			st.noteLife(t)
-			return t, nil
+			return b.attempt(mintCtx, st)
 		})
 		var res singleflight.Result
 		select {
 		case <-ctx.Done():
-			return nil, "", fmt.Errorf("role %q: token read abandoned, the mint goes on for other readers: %w", st.name, ctx.Err())
+			return nil, sourceError, "", fmt.Errorf("role %q: token read abandoned, the mint goes on for other readers: %w", st.name, ctx.Err())
 		case res = <-ch:
 		}
 		if err := res.Err; err != nil {
 			if t := st.tok.Load(); t.alive(b.now(), minRemaining) {
-				return t, fmt.Sprintf("%s; returning the cached token, which expires at %s", err, t.expiresAt.UTC().Format(time.RFC3339)), nil
+				b.noteRead(st, t)
+				return t, sourceStale, staleWarning(err, t), nil
 			}
-			return nil, "", err
+			return nil, sourceError, "", err
 		}
 		t := res.Val.(*cachedToken)
 		now := b.now()
 		if t.usable(now, minRemaining) || (t.lifetime < minCachedLife && minRemaining == 0) {
-			return t, "", nil
+			b.noteRead(st, t)
+			return t, sourceWait, "", nil
 		}
 		if !t.mintedAt.Before(start) {
 			// Freshly minted and still not enough: no token from this role can be.
-			return nil, "", unreachable(st, minRemaining, t.lifetime, false)
+			return nil, sourceError, "", unreachable(st, minRemaining, t.lifetime, false)
 		}
 		// A token minted for a less demanding caller; ask again.
 	}
-	return nil, "", fmt.Errorf("role %q: no token with %s left could be had", st.name, minRemaining)
+	return nil, sourceError, "", fmt.Errorf("role %q: no token with %s left could be had", st.name, minRemaining)
+}
+
+// staleWarning tells the reader of a cached token that the last mint failed.
+func staleWarning(err error, t *cachedToken) string {
+	if err == nil {
+		return ""
+	}
+	return fmt.Sprintf("%s; returning the cached token, which expires at %s", err, t.expiresAt.UTC().Format(time.RFC3339))
 }
 
 // lifeNote is the token lifetime a mint of the role showed, and until when
@@ -238,18 +281,20 @@ func (b *backend) mint(ctx context.Context, st *roleState) (*cachedToken, error)
 		return nil, err
 	}
 	life := st.role.tokenLifetime(tok)
+	before := st.role.refreshBefore(life)
 	t := &cachedToken{
 		Token:     tok,
 		mintedAt:  start,
 		expiresAt: start.Add(life),
-		refreshAt: start.Add(life - st.role.refreshBefore(life)),
+		refreshAt: start.Add(life - before),
 		lifetime:  life,
 	}
+	t.bgAt = b.bgAtFor(t.refreshAt, before)
 	if life < minCachedLife {
 		// Dead on arrival: the callers of this mint get it, no one after.
 		return t, nil
 	}
-	st.tok.Store(t)
+	b.keep(st, t)
 	b.Logger().Debug("token minted", "role", st.name, "vendor", st.role.Vendor, "lifetime", life.String())
 	return t, nil
 }

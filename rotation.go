@@ -175,7 +175,7 @@ func (rt *rotation) setActor(ctx context.Context) error {
 		return err
 	}
 	rt.by = client.Actor{Secrets: admin.role.creds().Secrets(), Authorization: func(ctx context.Context) (string, error) {
-		t, _, err := rt.b.token(ctx, admin, 30*time.Second)
+		t, _, _, err := rt.b.token(ctx, admin, 30*time.Second)
 		if err != nil {
 			return "", fmt.Errorf("rotation_role %q: %w", role.RotationRole, err)
 		}

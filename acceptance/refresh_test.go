@@ -1,0 +1,180 @@
+//go:build acceptance
+
+package acceptance
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/vendortoken/vault-plugin-secrets-vendor/internal/testvault"
+)
+
+// Vault Agent re-renders a token template while the vendor takes 3 s per
+// token call: refresh ahead has the next token ready, so no read of the
+// agent's waits on the vendor. Vault's own audit log times every read
+// (request and response entries), the plugin's view through a real Vault.
+func TestAgentReRendersWhileTheVendorIsSlow(t *testing.T) {
+	w := setup(t)
+	const role = "agent-slow"
+	// 20s tokens replaced with 8s left: ttl 12s, background mint 4-8s in.
+	w.vault.MustCLI("write", mount+"/roles/"+role, "@"+w.sim.Vendors["cyral"].RoleFile, "token_ttl_cap=20s", "refresh_before=8s")
+	dir := t.TempDir()
+	auditPath := filepath.Join(dir, "audit.log")
+	w.vault.MustCLI("audit", "enable", "-path=refresh-audit", "file", "file_path="+auditPath)
+	defer w.vault.CLI("audit", "disable", "refresh-audit")
+	// The first token, minted before the vendor slows down.
+	w.readToken(t, role)
+	w.sim.Control(t, "/fault", map[string]any{"vendor": "cyral", "endpoint": "token", "delay_ms": 3000, "times": -1})
+	defer w.sim.Control(t, "/clear", map[string]any{})
+	callsBefore := w.sim.Calls(t)["cyral"]["token"]
+
+	tokenFile := filepath.Join(dir, "vault-token")
+	os.WriteFile(tokenFile, []byte(w.vault.Token), 0o600)
+	out := filepath.Join(dir, "rendered")
+	conf := fmt.Sprintf(`
+vault { address = %q }
+auto_auth {
+  method "token_file" {
+    config = { token_file_path = %q }
+  }
+}
+template {
+  destination = %q
+  contents    = "{{ with secret \"%s/token/%s\" }}{{ .Data.authorization }}|{{ .Data.expires_at }}{{ end }}"
+}
+`, w.vault.Addr, tokenFile, out, mount, role)
+	confPath := filepath.Join(dir, "agent.hcl")
+	os.WriteFile(confPath, []byte(conf), 0o600)
+	logPath := filepath.Join(dir, "agent.log")
+	logf, _ := os.Create(logPath)
+	agent := exec.Command(w.env.Vault, "agent", "-config="+confPath)
+	agent.Stdout, agent.Stderr = logf, logf
+	agent.SysProcAttr = testvault.ChildAttr()
+	if err := agent.Start(); err != nil {
+		t.Fatal(err)
+	}
+	stopped := false
+	stop := func() {
+		if !stopped {
+			stopped = true
+			syscall.Kill(-agent.Process.Pid, syscall.SIGTERM)
+			agent.Wait()
+			logf.Close()
+		}
+	}
+	defer func() {
+		stop()
+		if t.Failed() {
+			raw, _ := os.ReadFile(logPath)
+			t.Logf("agent log:\n%s", raw)
+		}
+	}()
+
+	// Four renders: the first and three re-renders, each a new token that
+	// the vendor accepts, each before the one it replaced expired.
+	var renders []string
+	last := ""
+	deadline := time.Now().Add(90 * time.Second)
+	for len(renders) < 4 {
+		if time.Now().After(deadline) {
+			t.Fatalf("agent rendered %d times in 90s: %q", len(renders), renders)
+		}
+		raw, _ := os.ReadFile(out)
+		if cur := string(raw); cur != "" && cur != last {
+			auth, exp, ok := strings.Cut(cur, "|")
+			expires, err := time.Parse(time.RFC3339, exp)
+			if !ok || err != nil {
+				t.Fatalf("rendered %q", cur)
+			}
+			w.mustBeAccepted(t, "cyral", auth)
+			now := time.Now()
+			if !now.Before(expires) {
+				t.Fatalf("render %d holds an expired token", len(renders)+1)
+			}
+			if last != "" {
+				_, prevExp, _ := strings.Cut(last, "|")
+				if pe, _ := time.Parse(time.RFC3339, prevExp); !now.Before(pe) {
+					t.Fatalf("re-rendered after the previous token expired at %s", prevExp)
+				}
+			}
+			renders = append(renders, cur)
+			last = cur
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	stop()
+	calls := w.sim.Calls(t)["cyral"]["token"] - callsBefore
+
+	// Every read of the role Vault answered, timed by its audit log: none
+	// took anything like the vendor's 3 s.
+	reads := auditedReads(t, auditPath, mount+"/token/"+role)
+	if len(reads) < len(renders) {
+		t.Fatalf("%d audited reads for %d renders", len(reads), len(renders))
+	}
+	for i, d := range reads {
+		if d > 1500*time.Millisecond {
+			t.Fatalf("read %d of %d took %s: it waited on the 3 s vendor", i+1, len(reads), d)
+		}
+	}
+	// The mints ran behind the reads: at least one per re-render, and not
+	// one per read.
+	if calls < len(renders)-1 || calls > 2*len(renders)+2 {
+		t.Fatalf("%d vendor token calls for %d renders", calls, len(renders))
+	}
+	t.Logf("%d renders, %d reads (slowest %s), %d vendor token calls", len(renders), len(reads), slowest(reads), calls)
+}
+
+// auditedReads returns how long each read of path took, from the request
+// and response entries of a file audit log.
+func auditedReads(t *testing.T, auditPath, path string) []time.Duration {
+	t.Helper()
+	f, err := os.Open(auditPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	type entry struct {
+		Type    string    `json:"type"`
+		Time    time.Time `json:"time"`
+		Request struct {
+			ID        string `json:"id"`
+			Path      string `json:"path"`
+			Operation string `json:"operation"`
+		} `json:"request"`
+	}
+	began := map[string]time.Time{}
+	var took []time.Duration
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<24)
+	for sc.Scan() {
+		var e entry
+		if json.Unmarshal(sc.Bytes(), &e) != nil || e.Request.Path != path || e.Request.Operation != "read" {
+			continue
+		}
+		switch e.Type {
+		case "request":
+			began[e.Request.ID] = e.Time
+		case "response":
+			if at, ok := began[e.Request.ID]; ok {
+				took = append(took, e.Time.Sub(at))
+			}
+		}
+	}
+	return took
+}
+
+func slowest(ds []time.Duration) time.Duration {
+	var m time.Duration
+	for _, d := range ds {
+		m = max(m, d)
+	}
+	return m
+}

@@ -88,6 +88,8 @@ type backend struct {
 	stopInit context.CancelFunc
 	// inputRoutes finds a request's path before the framework does.
 	inputRoutes []inputRoute
+	// metrics counts mints, token reads and rotations for the metrics path.
+	metrics *metrics
 }
 
 // roleState is a role as the read path needs it: the entry, its transport,
@@ -108,7 +110,8 @@ type roleState struct {
 }
 
 func newBackend(now func() time.Time) *backend {
-	b := &backend{now: now, locks: locksutil.CreateLocks(), fpKey: newFingerprintKey()}
+	b := &backend{now: now, locks: locksutil.CreateLocks(), fpKey: newFingerprintKey(), metrics: newMetrics()}
+	b.metrics.cached = b.countCached
 	b.Backend = &framework.Backend{
 		Help:        strings.TrimSpace(backendHelp),
 		BackendType: logical.TypeLogical,
@@ -124,6 +127,7 @@ func newBackend(now func() time.Time) *backend {
 			pathRoles(b),
 			pathToken(b),
 			pathRotate(b),
+			pathMetrics(b),
 		),
 		Invalidate:        b.invalidate,
 		Clean:             b.clean,

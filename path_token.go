@@ -92,7 +92,9 @@ func (b *backend) pathTokenRead(ctx context.Context, req *logical.Request, d *fr
 	if st == nil {
 		return logical.ErrorResponse("role %q does not exist; list roles with: vault list <mount>/roles", name), nil
 	}
+	cached := st.tok.Load()
 	tok, warning, err := b.token(ctx, st, minRemaining)
+	b.metrics.tokenRead(st.role.Vendor, readSource(cached, tok, warning, err))
 	if err != nil {
 		return errorResponse(err)
 	}
@@ -101,6 +103,20 @@ func (b *backend) pathTokenRead(ctx context.Context, req *logical.Request, d *fr
 		resp.AddWarning(warning)
 	}
 	return resp, nil
+}
+
+// readSource says where a read's answer came from, for the metrics: the
+// token cached when it began, another one after a mint failed, or a mint.
+func readSource(cached, tok *cachedToken, warning string, err error) string {
+	switch {
+	case err != nil:
+		return srcError
+	case warning != "":
+		return srcStale
+	case tok == cached:
+		return srcCache
+	}
+	return srcWait
 }
 
 func tokenData(t *cachedToken, vendor string, now time.Time) map[string]any {
@@ -233,6 +249,7 @@ func unreachable(st *roleState, minRemaining, life time.Duration, fromCap bool) 
 func (b *backend) mint(ctx context.Context, st *roleState) (*cachedToken, error) {
 	start := b.now()
 	tok, err := b.mintWith(ctx, st)
+	b.metrics.mint(st.role.Vendor, mintOutcome(err), b.now().Sub(start))
 	if err != nil {
 		b.warnMint(st, err)
 		return nil, err

@@ -308,11 +308,11 @@ func bucketLabels() []string {
 
 func formatFloat(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) }
 
+// labelEscaper escapes a label value as the text format requires.
+var labelEscaper = strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)
+
 // quote is a label value as the text format writes it.
-func quote(s string) string {
-	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)
-	return `"` + r.Replace(s) + `"`
-}
+func quote(s string) string { return `"` + labelEscaper.Replace(s) + `"` }
 
 // json is the metrics as the metrics path's JSON answer holds them; a
 // series appears once it has counted something, as in the text format.

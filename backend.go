@@ -133,6 +133,7 @@ func newBackend(now func() time.Time) *backend {
 	b := &backend{now: now, locks: locksutil.CreateLocks(), fpKey: newFingerprintKey(), metrics: newMetrics(),
 		bgSem: make(chan struct{}, maxBackgroundMints), rand: defaultRand}
 	b.bgCtx, b.bgStop = context.WithCancel(context.Background())
+	b.metrics.cached = b.countCached
 	b.Backend = &framework.Backend{
 		Help:        strings.TrimSpace(backendHelp),
 		BackendType: logical.TypeLogical,
@@ -148,6 +149,7 @@ func newBackend(now func() time.Time) *backend {
 			pathRoles(b),
 			pathToken(b),
 			pathRotate(b),
+			pathMetrics(b),
 		),
 		Invalidate:        b.invalidate,
 		Clean:             b.clean,

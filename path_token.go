@@ -134,14 +134,6 @@ func tokenData(t *cachedToken, vendor string, now time.Time) map[string]any {
 	}
 }
 
-// Sources of a token read, for metrics.
-const (
-	sourceCache = "cache" // a cached token before its refresh point
-	sourceWait  = "wait"  // the reader waited for a mint
-	sourceStale = "stale" // past its refresh point, while a mint runs or fails
-	sourceError = "error"
-)
-
 // token returns a token for the role that meets minRemaining, and where it
 // came from: the cached one before its refresh point; the cached one past
 // it, at once, with a background mint started; else one minted now.
@@ -149,21 +141,21 @@ const (
 // returns at once, and the mint goes on for the others.
 func (b *backend) token(ctx context.Context, st *roleState, minRemaining time.Duration) (*cachedToken, string, string, error) {
 	if err := b.checkReach(st, minRemaining); err != nil {
-		return nil, sourceError, "", err
+		return nil, srcError, "", err
 	}
 	now := b.now()
 	if t := st.tok.Load(); t.usable(now, minRemaining) {
 		b.noteRead(st, t)
-		return t, sourceCache, "", nil
+		return t, srcCache, "", nil
 	} else if t.alive(now, minRemaining) {
 		// Past its refresh point: hand it out, and mint behind it.
 		b.noteRead(st, t)
 		b.startBackground(st, t)
-		return t, sourceStale, staleWarning(st.lastFailure(), t), nil
+		return t, srcStale, staleWarning(st.lastFailure(), t), nil
 	}
 	if err := st.heldBack(now); err != nil {
-		b.metrics.mint(st.role.Vendor, "held", 0)
-		return nil, sourceError, "", err
+		b.metrics.mint(st.role.Vendor, outcomeHeld, 0)
+		return nil, srcError, "", err
 	}
 	start := now
 	// The mint outlives any one caller: others may be waiting on it.
@@ -178,29 +170,29 @@ func (b *backend) token(ctx context.Context, st *roleState, minRemaining time.Du
 		var res singleflight.Result
 		select {
 		case <-ctx.Done():
-			return nil, sourceError, "", fmt.Errorf("role %q: token read abandoned, the mint goes on for other readers: %w", st.name, ctx.Err())
+			return nil, srcError, "", fmt.Errorf("role %q: token read abandoned, the mint goes on for other readers: %w", st.name, ctx.Err())
 		case res = <-ch:
 		}
 		if err := res.Err; err != nil {
 			if t := st.tok.Load(); t.alive(b.now(), minRemaining) {
 				b.noteRead(st, t)
-				return t, sourceStale, staleWarning(err, t), nil
+				return t, srcStale, staleWarning(err, t), nil
 			}
-			return nil, sourceError, "", err
+			return nil, srcError, "", err
 		}
 		t := res.Val.(*cachedToken)
 		now := b.now()
 		if t.usable(now, minRemaining) || (t.lifetime < minCachedLife && minRemaining == 0) {
 			b.noteRead(st, t)
-			return t, sourceWait, "", nil
+			return t, srcWait, "", nil
 		}
 		if !t.mintedAt.Before(start) {
 			// Freshly minted and still not enough: no token from this role can be.
-			return nil, sourceError, "", unreachable(st, minRemaining, t.lifetime, false)
+			return nil, srcError, "", unreachable(st, minRemaining, t.lifetime, false)
 		}
 		// A token minted for a less demanding caller; ask again.
 	}
-	return nil, sourceError, "", fmt.Errorf("role %q: no token with %s left could be had", st.name, minRemaining)
+	return nil, srcError, "", fmt.Errorf("role %q: no token with %s left could be had", st.name, minRemaining)
 }
 
 // staleWarning tells the reader of a cached token that the last mint failed.

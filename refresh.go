@@ -134,7 +134,7 @@ func (b *backend) noteMint(st *roleState, at time.Time, err error) {
 func (b *backend) attempt(ctx context.Context, st *roleState) (*cachedToken, error) {
 	start := b.now()
 	if err := st.heldBack(start); err != nil {
-		b.metrics.mint(st.role.Vendor, "held", 0)
+		b.metrics.mint(st.role.Vendor, outcomeHeld, 0)
 		return nil, err
 	}
 	t, err := b.mint(ctx, st)

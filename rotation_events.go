@@ -9,13 +9,14 @@ import (
 	"github.com/hashicorp/vault/sdk/logical"
 )
 
-// rotationDone records how a rotation ended: on the role, in the log and as
-// a Vault event. None of them carries a secret: errors from the client are
-// already scrubbed of every secret the call knew.
+// rotationDone records how a rotation ended: on the role, in the log, in
+// the metrics and as a Vault event. None of them carries a secret: errors
+// from the client are already scrubbed of every secret the call knew.
 func (b *backend) rotationDone(ctx context.Context, s logical.Storage, name, vendor, trigger string, rt *rotation, err error) {
 	if !recorded(err) {
 		return
 	}
+	b.metrics.rotation(vendor, trigger, rotationOutcome(rt, err))
 	log := b.Logger().With("role", name, "vendor", vendor, "trigger", trigger)
 	if err == nil {
 		if rt != nil && rt.outcome == outcomeUndone {
@@ -42,6 +43,19 @@ func (b *backend) rotationDone(ctx context.Context, s logical.Storage, name, ven
 	if perr := putRole(pctx, s, name, role); perr != nil {
 		log.Warn("recording the rotation failure failed", "error", perr.Error())
 	}
+}
+
+// rotationOutcome names how a rotation ended, for the rotations counter.
+func rotationOutcome(rt *rotation, err error) string {
+	switch {
+	case rt != nil && rt.outcome == outcomeLost:
+		return rotLost
+	case err != nil:
+		return rotFailed
+	case rt != nil && rt.outcome == outcomeUndone:
+		return rotUndone
+	}
+	return rotOK
 }
 
 // recorded: rotationDone logs err and records it on the role. It does

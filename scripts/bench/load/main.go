@@ -8,7 +8,12 @@
 //   - vendor calls under constant load across several token lifetimes;
 //   - the latency a cold mint adds over the vendor's own;
 //   - cached read latency with 10 and with 10,000 roles, and the plugin's
-//     resident memory with 10,000 roles.
+//     resident memory with 10,000 roles;
+//   - vendors in trouble (trouble.go): a slow vendor under steady load, an
+//     outage under load and its recovery, a hanging vendor while a cached
+//     token is alive.
+//
+// -scenarios picks which run (default all), in this order.
 //
 // It prints a Markdown report. Nothing here is a test: it asserts nothing.
 package main
@@ -28,6 +33,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -44,7 +50,11 @@ var (
 	levels   = flag.String("clients", "1,8,32", "client counts")
 	manyN    = flag.Int("roles", 10000, "roles for the many-roles measurement")
 	window   = flag.Duration("window", 24*time.Second, "constant-load window for counting vendor calls")
+	picked   = flag.String("scenarios", "all", "comma-separated scenarios to run, or all: "+strings.Join(scenarioNames, ","))
 )
+
+// scenarioNames in the order they run.
+var scenarioNames = []string{"floors", "stampede", "steady", "cold", "many", "slow", "outage", "hang"}
 
 type bench struct {
 	o     *testvault.Owner
@@ -55,6 +65,21 @@ type bench struct {
 
 func main() {
 	flag.Parse()
+	run := map[string]bool{}
+	for _, name := range strings.Split(*picked, ",") {
+		name = strings.TrimSpace(name)
+		if name == "all" {
+			for _, n := range scenarioNames {
+				run[n] = true
+			}
+			continue
+		}
+		if !slices.Contains(scenarioNames, name) {
+			fmt.Fprintf(os.Stderr, "load: unknown scenario %q; known: %s\n", name, strings.Join(scenarioNames, ", "))
+			os.Exit(2)
+		}
+		run[name] = true
+	}
 	o := testvault.NewOwner("bench")
 	defer o.Close()
 	env := testvault.EnvFromOS(o)
@@ -73,11 +98,20 @@ func main() {
 
 	fmt.Printf("# Benchmark run\n\n- date: %s\n- machine: %s, %d CPUs, %s\n- Vault: %s (dev server, in-memory storage, log level info)\n- command: `make bench`\n\n",
 		time.Now().UTC().Format(time.RFC3339), runtime.GOOS+"/"+runtime.GOARCH, runtime.NumCPU(), cpuModel(), vaultVersion(env.Vault))
-	b.throughput()
-	b.coldStampede()
-	b.steadyLoad()
-	b.coldMintOverhead()
-	b.manyRoles()
+	for _, sc := range []struct {
+		name string
+		f    func()
+	}{
+		{"floors", b.throughput}, {"stampede", b.coldStampede}, {"steady", b.steadyLoad}, {"cold", b.coldMintOverhead}, {"many", b.manyRoles},
+		{"slow", b.slowVendorLoad}, {"outage", b.outage}, {"hang", b.hangingVendor},
+	} {
+		if run[sc.name] {
+			sc.f()
+			if sc.name == "many" {
+				fmt.Println() // its report ends without a blank line
+			}
+		}
+	}
 }
 
 // ---- requests -------------------------------------------------------------

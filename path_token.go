@@ -79,8 +79,8 @@ Returns a bearer token minted with the role's credentials:
 
 Tokens are cached per role and handed out until refresh_before of their
 life is left (ttl counts down to that point). A token that was read is
-replaced in the background before then, at a moment drawn from the first
-half of the refresh_before before ttl runs out, so a read never waits on the
+replaced in the background before then, at a moment drawn from between a
+half and a quarter of refresh_before before ttl runs out, so a read never waits on the
 vendor while a cached token is usable: Vault Agent, which re-renders such
 data at ttl+1 seconds, finds the new token ready. A token nobody read is not
 replaced until it is read again. Past its ttl, a token that still meets

@@ -13,10 +13,11 @@ import (
 // Refresh ahead and failure memory.
 //
 // A role whose token was read gets its next token minted in the background
-// before the token's refresh point: at a moment drawn uniformly from the
-// first half of the refresh_before that precedes the refresh point, so
-// roles minted together do not mint again together, and the mint has at
-// least half of refresh_before to finish before a reader would want it. A
+// before the token's refresh point: at a moment drawn uniformly from
+// between a half and a quarter of refresh_before before the refresh point,
+// so roles minted together do not mint again together, the mint has at
+// least a quarter of refresh_before to finish before a reader would want
+// it, and a token is used for most of its time before its refresh point. A
 // token nobody read is not replaced: an idle role costs the vendor
 // nothing. A background mint runs in the role's single flight (a reader
 // that finds no usable token shares it), at most one per role, and at most
@@ -267,12 +268,11 @@ func (b *backend) keep(st *roleState, t *cachedToken) {
 	}
 }
 
-// bgAtFor draws the moment a read token minted at mintedAt is replaced in
-// the background: in the first half of the refresh_before before its
-// refresh point.
+// bgAtFor draws the moment a read token is replaced in the background:
+// from refresh_before/2 to refresh_before/4 before its refresh point.
 func (b *backend) bgAtFor(refreshAt time.Time, refreshBefore time.Duration) time.Time {
-	half := refreshBefore / 2
-	return refreshAt.Add(-refreshBefore + time.Duration(b.rand()*float64(half)))
+	quarter := refreshBefore / 4
+	return refreshAt.Add(-2*quarter + time.Duration(b.rand()*float64(quarter)))
 }
 
 // roleHealth is what this node knows of the role's token and mints, for

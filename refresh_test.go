@@ -82,7 +82,7 @@ func TestRefreshAheadSteadyReaderNeverWaits(t *testing.T) {
 	cur := h.readAtOnce("token/c", nil).Data["access_token"]
 	for gen := 1; gen <= 3; gen++ {
 		tok := h.state("c").tok.Load()
-		if lo, hi := tok.refreshAt.Add(-60*time.Second), tok.refreshAt.Add(-30*time.Second); tok.bgAt.Before(lo) || tok.bgAt.After(hi) {
+		if lo, hi := tok.refreshAt.Add(-30*time.Second), tok.refreshAt.Add(-15*time.Second); tok.bgAt.Before(lo) || tok.bgAt.After(hi) {
 			t.Fatalf("background moment %s outside [%s, %s]", tok.bgAt, lo, hi)
 		}
 		release := holdVendor(t, srv, 0)
@@ -120,7 +120,7 @@ func TestRefreshAheadLeavesIdleRolesAlone(t *testing.T) {
 	h.ok(logical.CreateOperation, "roles/c", role)
 	h.ok(logical.CreateOperation, "roles/never", role) // written, never read
 	h.ok(logical.ReadOperation, "token/c", nil)
-	h.clock.Add(220 * time.Second) // past any background moment
+	h.clock.Add(226 * time.Second) // past any background moment: 240s - [30s, 15s]
 	if n := h.b.refreshDue(h.clock.Now()); n != 1 {
 		t.Fatalf("%d background mints for one read token", n)
 	}
@@ -182,7 +182,7 @@ func TestRefreshAheadIsBoundedAcrossTheMount(t *testing.T) {
 		}
 		return n - roles
 	}
-	h.clock.Add(220 * time.Second)
+	h.clock.Add(226 * time.Second) // past every moment: 240s - [30s, 15s]
 	if n := h.b.refreshDue(h.clock.Now()); n != roles {
 		t.Fatalf("%d background mints started, want %d", n, roles)
 	}

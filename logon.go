@@ -90,6 +90,22 @@ func (e *errLogonHeld) Error() string {
 		e.reason, e.until.UTC().Format(time.RFC3339))
 }
 
+// errLogonDown is the answer, without a vendor call, to a logon of a
+// credential whose last logon got a 5xx, until the guard's backoff ends.
+// It wraps that 5xx (Vault answers as it did), but the vendor was not
+// called: the metrics count it as held, and a role's backoff waits for
+// the guard's without counting it as another failure.
+type errLogonDown struct {
+	err   error
+	until time.Time
+}
+
+func (e *errLogonDown) Error() string {
+	return fmt.Sprintf("%v (the last logon got no answer it could use; the next is not tried before %s)", e.err, e.until.UTC().Format(time.RFC3339))
+}
+
+func (e *errLogonDown) Unwrap() error { return e.err }
+
 // guardKey names the account whose logons a guard counts, however its
 // roles spell it: user names compare without case (directory-backed
 // vendors' do), and an address is its scheme and host with any default port.
@@ -214,7 +230,7 @@ func (b *backend) held(g *logonGuard, vendor, clientID string, fp [sha256.Size]b
 		return &errLogonHeld{until: r.at.Add(refusalMemory), reason: fmt.Sprintf("these credentials were refused at %s: %v", r.at.UTC().Format(time.RFC3339), r.err)}
 	}
 	if o, ok := g.down[fp]; ok && now.Before(o.until) {
-		return fmt.Errorf("%w (the last logon got no answer it could use; the next is not tried before %s)", o.err, o.until.UTC().Format(time.RFC3339))
+		return &errLogonDown{err: o.err, until: o.until}
 	}
 	g.prune(now)
 	return g.spent(vendor, clientID, g.worked == fp)

@@ -168,10 +168,11 @@ func (m *metrics) mint(vendor, outcome string, took time.Duration) {
 func mintOutcome(err error) string {
 	var ue *client.UnavailableError
 	var ie *inputError
+	var down *errLogonDown
 	switch {
 	case err == nil:
 		return "ok"
-	case isHeld(err):
+	case isHeld(err), errors.As(err, &down):
 		return outcomeHeld
 	case vendorRefused(err):
 		return "refused"

@@ -112,9 +112,13 @@ func (b *backend) noteMint(st *roleState, at time.Time, err error) {
 	}
 	m.lastAt, m.lastErr, m.held = at, err, false
 	var held *errLogonHeld
+	var down *errLogonDown
 	switch {
 	case errors.As(err, &held):
 		m.next = held.until
+	case errors.As(err, &down):
+		// No vendor call: wait for the guard's backoff, not a longer one.
+		m.next, m.held = down.until, true
 	case vendorRefused(err):
 		m.next = at.Add(refusalMemory)
 	case rejected(err):

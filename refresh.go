@@ -163,11 +163,14 @@ func (b *backend) noteRead(st *roleState, t *cachedToken) {
 	}
 }
 
-// armRefresh sets the role's timer to fire at t's background mint moment.
+// armRefresh sets the role's timer to fire at t's background mint moment,
+// if t is still the role's token: a late first read of a token another
+// mint has replaced must not disarm its replacement's timer (keep swaps
+// tokens under st.mu, so the check holds until the timer is set).
 func (b *backend) armRefresh(st *roleState, t *cachedToken) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	if st.dropped {
+	if st.dropped || st.tok.Load() != t {
 		return
 	}
 	if st.timer != nil {

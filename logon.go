@@ -31,9 +31,12 @@ import (
 //     a rotation), so a stale role sharing the account, or a writer of
 //     another role guessing, cannot keep a working one down;
 //   - a logon answered with a 5xx holds that credential back for a
-//     doubling backoff, 1 s to 5 min, and counts as a failed logon, since
-//     some vendors answer a bad password so (a long outage therefore
-//     spends the hour's failed logons too; cached tokens carry readers);
+//     doubling backoff, 1 s to 5 min; for a directory-backed vendor
+//     (client.DirectoryLogon) it also counts as a failed logon, since
+//     such vendors may answer a bad password so (a long outage of one
+//     therefore spends the hour's failed logons too; cached tokens carry
+//     readers). Elsewhere a 5xx is an outage, and the vendor is tried again
+//     every 5 min at most until it answers;
 //   - a role write, a finished rotation or verify=true forgets the
 //     refusals, since they bring credentials to try, but never the count.
 //
@@ -212,10 +215,12 @@ func (b *backend) logon(ctx context.Context, vendor string, c client.Creds, call
 		o := g.down[fp]
 		wait := min(unavailableMin<<min(o.n, 20), unavailableMax)
 		g.down[fp] = outage{until: at.Add(wait), n: o.n + 1, err: err}
-		// Even for the working credential: a secret changed at the
-		// vendor may be answered with a 5xx (some do), and no answer
-		// tells that apart from an outage.
-		g.failures = append(g.failures, at)
+		// Even for the working credential, where a directory may
+		// answer a changed secret with a 5xx: nothing tells that apart
+		// from an outage.
+		if v, ok := client.Lookup(vendor); ok && client.ServerErrorMayBeFailedLogon(v) {
+			g.failures = append(g.failures, at)
+		}
 	}
 	return err
 }

@@ -17,6 +17,9 @@ func init() { Register(cyberark{}) }
 
 func (cyberark) Name() string { return "cyberark" }
 
+// DirectoryLogon: the token call is a logon of an Identity user.
+func (cyberark) DirectoryLogon() {}
+
 func (cyberark) Fields() []Field {
 	return []Field{
 		{Name: FieldBaseURL, Description: "the Identity tenant, like https://acme.id.cyberark.cloud"},

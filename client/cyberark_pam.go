@@ -32,6 +32,9 @@ const PAMDefaultAuthMethod = "cyberark"
 
 func (cyberarkPAM) Name() string { return "cyberark-pam" }
 
+// DirectoryLogon: the token call is a PVWA logon, often against LDAP/AD.
+func (cyberarkPAM) DirectoryLogon() {}
+
 func (cyberarkPAM) Fields() []Field {
 	methods := make([]string, 0, len(PAMAuthMethods))
 	for m := range PAMAuthMethods {

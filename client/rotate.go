@@ -158,3 +158,17 @@ func RotationHelp() string {
 	}
 	return b.String()
 }
+
+// DirectoryLogon is implemented by vendors whose token call is a logon to
+// a user directory (PVWA, CyberArk Identity): one that may lock the
+// account after failed logons and may answer a bad password with a 5xx.
+type DirectoryLogon interface {
+	DirectoryLogon()
+}
+
+// ServerErrorMayBeFailedLogon reports whether a 5xx from v's token call
+// can be a failed logon the account's directory counts.
+func ServerErrorMayBeFailedLogon(v Vendor) bool {
+	_, ok := v.(DirectoryLogon)
+	return ok
+}

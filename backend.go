@@ -93,14 +93,15 @@ type backend struct {
 	metrics *metrics
 	// Background mints (refresh.go): bgSem bounds how many run at once,
 	// bgCtx ends them on Clean, bgWG counts them; rand draws jitter;
-	// refreshTimers arms a timer per read token (Factory sets it; tests
-	// on an injected clock call refreshDue instead).
+	// refreshTimers queues each read token's background moment on refreshQ, one
+	// timer for the mount (Factory sets it; tests on an injected clock call refreshDue).
 	bgSem         chan struct{}
 	bgCtx         context.Context
 	bgStop        context.CancelFunc
 	bgWG          sync.WaitGroup
 	rand          func() float64
 	refreshTimers bool
+	refreshQ      refreshQueue
 }
 
 // roleState is a role as the read path needs it: the entry, its transport,
@@ -120,10 +121,9 @@ type roleState struct {
 	unwarned atomic.Int64
 	// bg is set while a background mint of the role runs (refresh.go).
 	bg atomic.Bool
-	// mu guards the mint memory, the refresh timer and dropped.
+	// mu guards the mint memory and dropped.
 	mu     sync.Mutex
 	memory mintMemory
-	timer  *time.Timer
 	// dropped: the state was forgotten (role written, deleted or
 	// invalidated, backend cleaned); nothing it does is scheduled again.
 	dropped bool
@@ -181,6 +181,7 @@ func (b *backend) clean(context.Context) {
 		b.stopInit()
 	}
 	b.bgStop()
+	b.refreshQ.stop()
 	b.dropAll()
 }
 

@@ -1,10 +1,12 @@
 package vendor
 
 import (
+	"container/heap"
 	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"sync"
 	"time"
 
 	"github.com/vendortoken/vault-plugin-secrets-vendor/client"
@@ -163,25 +165,117 @@ func (b *backend) noteRead(st *roleState, t *cachedToken) {
 	}
 }
 
-// armRefresh sets the role's timer to fire at t's background mint moment,
-// if t is still the role's token: a late first read of a token another
-// mint has replaced must not disarm its replacement's timer (keep swaps
-// tokens under st.mu, so the check holds until the timer is set).
+// armRefresh queues t's background moment, if t is still the role's
+// token (keep swaps tokens under st.mu, so the check holds while queued).
+// One queue and one timer serve the mount: a timer per role cost more
+// memory than the rest of a role's state.
 func (b *backend) armRefresh(st *roleState, t *cachedToken) {
 	st.mu.Lock()
-	defer st.mu.Unlock()
-	if st.dropped || st.tok.Load() != t {
+	ok := !st.dropped && st.tok.Load() == t
+	st.mu.Unlock()
+	if ok {
+		b.refreshQ.push(b, refreshItem{at: t.bgAt, st: st, t: t})
+	}
+}
+
+// refreshItem is one read token's background moment.
+type refreshItem struct {
+	at time.Time
+	st *roleState
+	t  *cachedToken
+}
+
+// refreshQueue holds the background moments of read tokens, earliest
+// first, and one timer for the earliest. An item whose role was dropped,
+// or whose token was replaced, is skipped when it comes due.
+type refreshQueue struct {
+	mu      sync.Mutex
+	items   refreshHeap
+	timer   *time.Timer
+	stopped bool
+}
+
+type refreshHeap []refreshItem
+
+func (h refreshHeap) Len() int           { return len(h) }
+func (h refreshHeap) Less(i, j int) bool { return h[i].at.Before(h[j].at) }
+func (h refreshHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *refreshHeap) Push(x any)        { *h = append(*h, x.(refreshItem)) }
+func (h *refreshHeap) Pop() any {
+	old := *h
+	it := old[len(old)-1]
+	old[len(old)-1] = refreshItem{}
+	*h = old[:len(old)-1]
+	return it
+}
+
+func (q *refreshQueue) push(b *backend, it refreshItem) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.stopped {
 		return
 	}
-	if st.timer != nil {
-		st.timer.Stop()
+	heap.Push(&q.items, it)
+	if q.items[0].st == it.st && q.items[0].t == it.t {
+		q.wake(b)
 	}
-	st.timer = time.AfterFunc(max(t.bgAt.Sub(b.now()), 0), func() {
-		now := b.now()
-		if !b.refreshRole(st, now) && st.tok.Load() == t && now.Before(t.bgAt) {
-			b.armRefresh(st, t) // woke early
+}
+
+// wake sets the timer for the earliest item; q.mu is held.
+func (q *refreshQueue) wake(b *backend) {
+	if len(q.items) == 0 {
+		return
+	}
+	d := max(q.items[0].at.Sub(b.now()), 0)
+	if q.timer == nil {
+		q.timer = time.AfterFunc(d, func() { q.fire(b) })
+		return
+	}
+	q.timer.Reset(d)
+}
+
+// fire takes the items due now and starts their background mints.
+func (q *refreshQueue) fire(b *backend) {
+	now := b.now()
+	var due []refreshItem
+	q.mu.Lock()
+	for len(q.items) > 0 && !q.items[0].at.After(now) {
+		due = append(due, heap.Pop(&q.items).(refreshItem))
+	}
+	q.mu.Unlock()
+	for _, it := range due {
+		if it.st.tok.Load() == it.t {
+			b.refreshRole(it.st, now)
 		}
-	})
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if !q.stopped {
+		q.wake(b)
+	}
+}
+
+// queued reports whether t's moment is queued (tests).
+func (q *refreshQueue) queued(t *cachedToken) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for _, it := range q.items {
+		if it.t == t {
+			return true
+		}
+	}
+	return false
+}
+
+// stop ends the queue: its timer stops and nothing is queued again.
+func (q *refreshQueue) stop() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.stopped = true
+	q.items = nil
+	if q.timer != nil {
+		q.timer.Stop()
+	}
 }
 
 // refreshDue starts the background mints that are due at now, for every
@@ -257,10 +351,6 @@ func (b *backend) retireState(st *roleState) {
 		return
 	}
 	st.dropped = true
-	if st.timer != nil {
-		st.timer.Stop()
-		st.timer = nil
-	}
 	if st.tok.Load() != nil {
 		b.metrics.cachedTokens(-1)
 	}

@@ -381,26 +381,26 @@ func TestRefreshTimers(t *testing.T) {
 	h.b.waitBackground()
 
 	h.ok(logical.ReadOperation, "token/i", nil) // the new token, read: armed
-	st.mu.Lock()
-	armed := st.timer != nil
-	st.mu.Unlock()
-	if !armed {
-		t.Fatal("a read token armed no timer")
+	if !h.b.refreshQ.queued(st.tok.Load()) {
+		t.Fatal("a read token queued no refresh ahead")
 	}
 	h.ok(logical.UpdateOperation, "roles/i", map[string]any{"token_ttl_cap": "1h"})
 	st.mu.Lock()
-	stopped := st.timer == nil && st.dropped
+	stopped := st.dropped
 	st.mu.Unlock()
-	if !stopped {
-		t.Fatal("a role write left the old state's timer armed")
+	if !stopped || h.b.refreshRole(st, h.clock.Now().Add(time.Hour)) {
+		t.Fatal("a role write left the old state able to mint in the background")
 	}
 	h.ok(logical.ReadOperation, "token/i", nil)
 	st = h.state("i")
 	h.b.Clean(context.Background())
 	st.mu.Lock()
-	stopped = st.timer == nil && st.dropped
+	stopped = st.dropped
 	st.mu.Unlock()
-	if !stopped || h.b.startBackground(st, st.tok.Load()) {
-		t.Fatal("Clean left a timer armed, or background mints possible")
+	h.b.refreshQ.mu.Lock()
+	queueStopped := h.b.refreshQ.stopped && len(h.b.refreshQ.items) == 0
+	h.b.refreshQ.mu.Unlock()
+	if !stopped || !queueStopped || h.b.startBackground(st, st.tok.Load()) {
+		t.Fatal("Clean left the refresh queue running, or background mints possible")
 	}
 }

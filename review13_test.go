@@ -278,18 +278,16 @@ func TestReview13LateReadOfAReplacedTokenKeepsTheNewTimer(t *testing.T) {
 	if t3 == t2 || !t3.read.Load() {
 		t.Fatal("no new token read")
 	}
-	st.mu.Lock()
-	armed := st.timer
-	st.mu.Unlock()
+	if !h.b.refreshQ.queued(t3) {
+		t.Fatal("the read of the new token queued no refresh ahead")
+	}
 	// R0 resumes.
 	h.b.noteRead(st, t2)
 	h.b.startBackground(st, t2)
 	h.b.waitBackground()
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	// The timer armed for t3 is still the role's (nothing else re-arms it
-	// before t3's moment).
-	if st.timer != armed {
+	// t3's moment is still queued, and t2's was not (it is not the role's
+	// token any more).
+	if !h.b.refreshQ.queued(t3) || h.b.refreshQ.queued(t2) {
 		t.Fatal("the late read of the replaced token disarmed the new token's refresh ahead")
 	}
 }

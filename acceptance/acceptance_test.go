@@ -7,13 +7,9 @@ package acceptance
 
 import (
 	"encoding/json"
-	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -162,77 +158,9 @@ func TestAgentReRendersBeforeTheTokenExpires(t *testing.T) {
 	// Cyral tokens live 300s; cap them at 24s: refresh_before is 8s, ttl 16s.
 	w.vault.MustCLI("write", mount+"/roles/agent", "@"+w.sim.Vendors["cyral"].RoleFile, "token_ttl_cap=24s")
 
-	dir := t.TempDir()
-	tokenFile := filepath.Join(dir, "vault-token")
-	os.WriteFile(tokenFile, []byte(w.vault.Token), 0o600)
-	out := filepath.Join(dir, "rendered")
-	conf := fmt.Sprintf(`
-vault { address = %q }
-auto_auth {
-  method "token_file" {
-    config = { token_file_path = %q }
-  }
-}
-template {
-  destination = %q
-  contents    = "{{ with secret \"%s/token/agent\" }}{{ .Data.authorization }}|{{ .Data.expires_at }}{{ end }}"
-}
-`, w.vault.Addr, tokenFile, out, mount)
-	confPath := filepath.Join(dir, "agent.hcl")
-	os.WriteFile(confPath, []byte(conf), 0o600)
-	logPath := filepath.Join(dir, "agent.log")
-	logf, _ := os.Create(logPath)
-	agent := exec.Command(w.env.Vault, "agent", "-config="+confPath)
-	agent.Stdout, agent.Stderr = logf, logf
-	agent.SysProcAttr = testvault.ChildAttr()
-	if err := agent.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		syscall.Kill(-agent.Process.Pid, syscall.SIGTERM)
-		agent.Wait()
-		logf.Close()
-		if t.Failed() {
-			raw, _ := os.ReadFile(logPath)
-			t.Logf("agent log:\n%s", raw)
-		}
-	}()
-
-	// Watch the file: at least three renders (the first and two re-renders).
-	var renders []string
-	last := ""
-	deadline := time.Now().Add(90 * time.Second)
-	for len(renders) < 3 {
-		if time.Now().After(deadline) {
-			t.Fatalf("agent rendered %d times in 90s: %q", len(renders), renders)
-		}
-		raw, _ := os.ReadFile(out)
-		cur := string(raw)
-		if cur != "" && cur != last {
-			auth, exp, ok := strings.Cut(cur, "|")
-			expires, err := time.Parse(time.RFC3339, exp)
-			if !ok || err != nil {
-				t.Fatalf("rendered %q", cur)
-			}
-			now := time.Now()
-			// A fresh token: valid at the vendor, with most of its life ahead.
-			w.mustBeAccepted(t, "cyral", auth)
-			if expires.Sub(now) < 10*time.Second {
-				t.Fatalf("render %d holds a token with only %s left", len(renders)+1, expires.Sub(now))
-			}
-			// The token it replaced had not expired yet.
-			if last != "" {
-				_, prevExp, _ := strings.Cut(last, "|")
-				pe, _ := time.Parse(time.RFC3339, prevExp)
-				if !now.Before(pe) {
-					t.Fatalf("re-rendered at %s, after the previous token expired at %s", now.Format(time.RFC3339), prevExp)
-				}
-			}
-			renders = append(renders, cur)
-			last = cur
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	// At least three renders (the first and two re-renders), each with
+	// most of its token's life ahead.
+	w.agentRenders(t, "cyral", "agent", 3, 10*time.Second)
 	// No lease was created along the way.
 	if out, _, err := w.vault.CLI("list", "sys/leases/lookup/"+mount+"/token/agent"); err == nil && strings.TrimSpace(out) != "" {
 		t.Fatalf("leases exist: %s", out)

@@ -5,16 +5,10 @@ package acceptance
 import (
 	"bufio"
 	"encoding/json"
-	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
-	"syscall"
 	"testing"
 	"time"
-
-	"github.com/vendortoken/vault-plugin-secrets-vendor/internal/testvault"
 )
 
 // Vault Agent re-renders a token template while the vendor takes 3 s per
@@ -36,80 +30,8 @@ func TestAgentReRendersWhileTheVendorIsSlow(t *testing.T) {
 	defer w.sim.Control(t, "/clear", map[string]any{})
 	callsBefore := w.sim.Calls(t)["cyral"]["token"]
 
-	tokenFile := filepath.Join(dir, "vault-token")
-	os.WriteFile(tokenFile, []byte(w.vault.Token), 0o600)
-	out := filepath.Join(dir, "rendered")
-	conf := fmt.Sprintf(`
-vault { address = %q }
-auto_auth {
-  method "token_file" {
-    config = { token_file_path = %q }
-  }
-}
-template {
-  destination = %q
-  contents    = "{{ with secret \"%s/token/%s\" }}{{ .Data.authorization }}|{{ .Data.expires_at }}{{ end }}"
-}
-`, w.vault.Addr, tokenFile, out, mount, role)
-	confPath := filepath.Join(dir, "agent.hcl")
-	os.WriteFile(confPath, []byte(conf), 0o600)
-	logPath := filepath.Join(dir, "agent.log")
-	logf, _ := os.Create(logPath)
-	agent := exec.Command(w.env.Vault, "agent", "-config="+confPath)
-	agent.Stdout, agent.Stderr = logf, logf
-	agent.SysProcAttr = testvault.ChildAttr()
-	if err := agent.Start(); err != nil {
-		t.Fatal(err)
-	}
-	stopped := false
-	stop := func() {
-		if !stopped {
-			stopped = true
-			syscall.Kill(-agent.Process.Pid, syscall.SIGTERM)
-			agent.Wait()
-			logf.Close()
-		}
-	}
-	defer func() {
-		stop()
-		if t.Failed() {
-			raw, _ := os.ReadFile(logPath)
-			t.Logf("agent log:\n%s", raw)
-		}
-	}()
-
-	// Four renders: the first and three re-renders, each a new token that
-	// the vendor accepts, each before the one it replaced expired.
-	var renders []string
-	last := ""
-	deadline := time.Now().Add(90 * time.Second)
-	for len(renders) < 4 {
-		if time.Now().After(deadline) {
-			t.Fatalf("agent rendered %d times in 90s: %q", len(renders), renders)
-		}
-		raw, _ := os.ReadFile(out)
-		if cur := string(raw); cur != "" && cur != last {
-			auth, exp, ok := strings.Cut(cur, "|")
-			expires, err := time.Parse(time.RFC3339, exp)
-			if !ok || err != nil {
-				t.Fatalf("rendered %q", cur)
-			}
-			w.mustBeAccepted(t, "cyral", auth)
-			now := time.Now()
-			if !now.Before(expires) {
-				t.Fatalf("render %d holds an expired token", len(renders)+1)
-			}
-			if last != "" {
-				_, prevExp, _ := strings.Cut(last, "|")
-				if pe, _ := time.Parse(time.RFC3339, prevExp); !now.Before(pe) {
-					t.Fatalf("re-rendered after the previous token expired at %s", prevExp)
-				}
-			}
-			renders = append(renders, cur)
-			last = cur
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	// Four renders: the first and three re-renders.
+	renders, stop := w.agentRenders(t, "cyral", role, 4, 0)
 	stop()
 	calls := w.sim.Calls(t)["cyral"]["token"] - callsBefore
 

@@ -121,9 +121,12 @@ type roleState struct {
 	unwarned atomic.Int64
 	// bg is set while a background mint of the role runs (refresh.go).
 	bg atomic.Bool
-	// mu guards the mint memory and dropped.
+	// mu guards the mint memory, lastOK and dropped. The memory exists
+	// only after a failed mint: most roles never need one. lastOK (unix
+	// ns) is when the last successful attempt began.
 	mu     sync.Mutex
-	memory mintMemory
+	memory *mintMemory
+	lastOK int64
 	// dropped: the state was forgotten (role written, deleted or
 	// invalidated, backend cleaned); nothing it does is scheduled again.
 	dropped bool

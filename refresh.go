@@ -81,8 +81,8 @@ func (b *backend) mintBackoff(n int, retryAfter time.Duration) time.Duration {
 func (st *roleState) heldBack(now time.Time) error {
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	m := &st.memory
-	if m.held && now.Before(m.next) {
+	m := st.memory
+	if m != nil && m.held && now.Before(m.next) {
 		return &mintHeldError{err: m.lastErr, at: m.lastAt, next: m.next}
 	}
 	return nil
@@ -93,8 +93,8 @@ func (st *roleState) heldBack(now time.Time) error {
 func (st *roleState) lastFailure() error {
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	m := &st.memory
-	if m.lastErr == nil {
+	m := st.memory
+	if m == nil || m.lastErr == nil {
 		return nil
 	}
 	return &mintHeldError{err: m.lastErr, at: m.lastAt, next: m.next}
@@ -107,11 +107,14 @@ func (b *backend) noteMint(st *roleState, at time.Time, err error) {
 	}
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	m := &st.memory
 	if err == nil {
-		*m = mintMemory{lastAt: at}
+		st.memory, st.lastOK = nil, at.UnixNano()
 		return
 	}
+	if st.memory == nil {
+		st.memory = &mintMemory{}
+	}
+	m := st.memory
 	m.lastAt, m.lastErr, m.held = at, err, false
 	var held *errLogonHeld
 	var down *errLogonDown
@@ -386,7 +389,13 @@ func (b *backend) roleHealth(name string) map[string]any {
 	}
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	m := &st.memory
+	m := st.memory
+	if m == nil {
+		if st.lastOK != 0 {
+			h["last_mint"] = formatTime(time.Unix(0, st.lastOK))
+		}
+		return h
+	}
 	h["last_mint"] = formatTime(m.lastAt)
 	if m.lastErr != nil {
 		h["last_mint_error"] = m.lastErr.Error()

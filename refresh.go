@@ -194,6 +194,7 @@ type refreshItem struct {
 type refreshQueue struct {
 	mu      sync.Mutex
 	items   refreshHeap
+	live    int // items left by the last compaction
 	timer   *time.Timer
 	stopped bool
 }
@@ -218,10 +219,34 @@ func (q *refreshQueue) push(b *backend, it refreshItem) {
 	if q.stopped {
 		return
 	}
+	if len(q.items) >= max(64, 2*q.live) {
+		q.compact()
+	}
 	heap.Push(&q.items, it)
 	if q.items[0].st == it.st && q.items[0].t == it.t {
 		q.wake(b)
 	}
+}
+
+// compact drops the items of retired roles and replaced tokens, which
+// would otherwise hold their states (and tokens) until they came due: a
+// role written and read in a loop must not grow the queue. Run when the
+// queue has doubled since the last compaction, it costs O(1) a push.
+// q.mu is held; st.mu is taken inside it, never the other way round.
+func (q *refreshQueue) compact() {
+	kept := q.items[:0]
+	for _, it := range q.items {
+		it.st.mu.Lock()
+		live := !it.st.dropped && it.st.tok.Load() == it.t
+		it.st.mu.Unlock()
+		if live {
+			kept = append(kept, it)
+		}
+	}
+	clear(q.items[len(kept):])
+	q.items = kept
+	heap.Init(&q.items)
+	q.live = len(kept)
 }
 
 // wake sets the timer for the earliest item; q.mu is held.

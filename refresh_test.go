@@ -404,3 +404,24 @@ func TestRefreshTimers(t *testing.T) {
 		t.Fatal("Clean left the refresh queue running, or background mints possible")
 	}
 }
+
+// A role written and read in a loop does not grow the refresh queue: the
+// items of retired states are dropped, so they hold no state or token.
+func TestRefreshQueueDropsRetiredRoles(t *testing.T) {
+	h := newHarness(t)
+	h.b.refreshTimers = true // 300 s tokens: nothing comes due meanwhile
+	_, role := h.vendorServer("cyral")
+	for range 500 {
+		h.ok(logical.CreateOperation, "roles/churn", role)
+		h.ok(logical.ReadOperation, "token/churn", nil)
+	}
+	h.b.refreshQ.mu.Lock()
+	n := len(h.b.refreshQ.items)
+	h.b.refreshQ.mu.Unlock()
+	if n > 128 {
+		t.Fatalf("%d queued refreshes for one role written and read 500 times", n)
+	}
+	if !h.b.refreshQ.queued(h.state("churn").tok.Load()) {
+		t.Fatal("the live token's refresh was dropped")
+	}
+}

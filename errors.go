@@ -3,6 +3,9 @@ package vendor
 import (
 	"errors"
 	"fmt"
+	"net/http"
+	"strings"
+	"time"
 
 	"github.com/hashicorp/vault/sdk/logical"
 
@@ -43,8 +46,48 @@ func callersFault(err error) bool { return rejected(err) || isHeld(err) }
 // a 400 that says what to fix for the caller's faults, the error itself
 // (a 5xx) for anything else. Never both.
 func errorResponse(err error) (*logical.Response, error) {
+	var nr *noRoleError
+	if errors.As(err, &nr) {
+		return logical.RespondWithStatusCode(logical.ErrorResponse(nr.Error()), nil, http.StatusNotFound)
+	}
 	if callersFault(err) {
 		return logical.ErrorResponse(err.Error()), nil
 	}
 	return nil, err
+}
+
+// noRoleError is the one answer, a 404, for a role named in a request
+// path that does not exist, on every path that names one.
+type noRoleError struct {
+	mount string // the mount's path as Vault gives it (req.MountPoint), such as "vendor/"
+	name  string
+}
+
+func (e *noRoleError) Error() string {
+	mount := e.mount
+	if mount == "" {
+		mount = "vendor/"
+	}
+	if !strings.HasSuffix(mount, "/") {
+		mount += "/"
+	}
+	return fmt.Sprintf("role %q does not exist at %sroles/%s; list the roles with: vault list %sroles", e.name, mount, e.name, mount)
+}
+
+// roleNotFound answers a request on a role that does not exist.
+func roleNotFound(req *logical.Request, name string) (*logical.Response, error) {
+	return errorResponse(&noRoleError{mount: req.MountPoint, name: name})
+}
+
+// durText writes a duration the way an operator would type it back
+// (90s, 5m, 1h30m, 240h), for messages; reads give integer seconds.
+func durText(d time.Duration) string {
+	s := d.Round(time.Second).String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }

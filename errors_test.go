@@ -1,0 +1,17 @@
+package vendor
+
+import (
+	"testing"
+	"time"
+)
+
+func TestDurTextReadsAsAnOperatorWouldTypeIt(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		0: "0s", 90 * time.Second: "1m30s", 5 * time.Minute: "5m", time.Hour: "1h",
+		90 * time.Minute: "1h30m", 3601 * time.Second: "1h0m1s", 240 * time.Hour: "240h",
+	} {
+		if got := durText(d); got != want {
+			t.Errorf("durText(%s) = %q, want %q", d, got, want)
+		}
+	}
+}

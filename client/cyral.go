@@ -17,6 +17,9 @@ func (cyral) Name() string { return "cyral" }
 // RotationHow: for rotate-role's help.
 func (cyral) RotationHow() string { return "rotateSecret; Cyral makes the new secret" }
 
+// OldSecretEndsAtIssue: rotateSecret voids the old secret as it answers.
+func (cyral) OldSecretEndsAtIssue() {}
+
 // Fields: the client id is a path segment of the service account APIs.
 func (cyral) Fields() []Field {
 	return []Field{

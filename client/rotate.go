@@ -172,3 +172,21 @@ func ServerErrorMayBeFailedLogon(v Vendor) bool {
 	_, ok := v.(DirectoryLogon)
 	return ok
 }
+
+// SecretOnlyInAnswer is implemented by a SecretRegenerator whose old
+// secret stops working the moment the vendor issues the new one: between
+// the vendor's answer and Vault's storing it, the new secret exists only in
+// that answer, and an answer lost then loses the account's secret.
+type SecretOnlyInAnswer interface {
+	OldSecretEndsAtIssue()
+}
+
+// LosesSecretWithAnswer reports whether a lost answer to v's rotation call
+// leaves the account with no working secret that Vault knows.
+func LosesSecretWithAnswer(v Vendor) bool {
+	if _, ok := v.(SecretRegenerator); !ok {
+		return false
+	}
+	_, ok := v.(SecretOnlyInAnswer)
+	return ok
+}

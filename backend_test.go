@@ -386,9 +386,8 @@ func TestRoleCRUDAndPartialUpdate(t *testing.T) {
 		t.Fatalf("list %v", list)
 	}
 	h.ok(logical.DeleteOperation, "roles/p", nil)
-	if resp, err := h.do(logical.ReadOperation, "roles/p", nil); err != nil || resp != nil {
-		t.Fatalf("deleted role still reads: %v %v", resp, err)
-	}
+	// Issue 14: a missing role reads as the one 404, not an empty answer.
+	h.missingRole404(logical.ReadOperation, "p", nil)
 	h.badRequest(logical.ReadOperation, "token/p", nil, `role "p" does not exist`)
 }
 

@@ -165,7 +165,5 @@ func TestAVendorDeclaredInOneFileGetsEverything(t *testing.T) {
 
 	// Delete.
 	h.ok(logical.DeleteOperation, "roles/k", nil)
-	if resp, err := h.do(logical.ReadOperation, "roles/k", nil); err != nil || resp != nil {
-		t.Fatalf("deleted role reads: %v %v", resp, err)
-	}
+	h.missingRole404(logical.ReadOperation, "k", nil)
 }

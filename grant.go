@@ -7,6 +7,9 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-secure-stdlib/strutil"
+	"github.com/hashicorp/vault/sdk/logical"
+
+	"github.com/vendortoken/vault-plugin-secrets-vendor/client"
 )
 
 // An admin role (another role's rotation_role) can change secrets of
@@ -44,19 +47,115 @@ func (r *roleEntry) grants(name string) bool {
 // rotation_role, may rotate role name.
 func checkAdmin(name string, role, admin *roleEntry) error {
 	adminName := role.RotationRole
+	// Leaving rotation_role empty is a fix only where the role can rotate itself.
+	orSelf := ""
+	if v, ok := client.Lookup(role.Vendor); ok && client.CheckRotation(v, true) == nil {
+		orSelf = ", or leave rotation_role empty for the role to rotate itself"
+	}
 	switch {
 	case admin == nil:
-		return &inputError{Field: "rotation_role", Msg: fmt.Sprintf("names role %q, which does not exist", adminName)}
+		return &inputError{Field: "rotation_role", Msg: fmt.Sprintf("names role %q, which does not exist; create it first%s", adminName, orSelf)}
 	case admin.Vendor != role.Vendor:
-		return &inputError{Field: "rotation_role", Msg: fmt.Sprintf("names a %s role; it must be a %s role of the same tenant", admin.Vendor, role.Vendor)}
+		return &inputError{Field: "rotation_role", Msg: fmt.Sprintf("names a %s role; it must be a %s role of the same tenant (role %q is not): name a %s admin role that grants this role%s", admin.Vendor, role.Vendor, adminName, role.Vendor, orSelf)}
 	case !sameOrigin(admin.URL, role.URL):
-		return &inputError{Field: "rotation_role", Msg: fmt.Sprintf("names role %q at another address (%s); its token would be sent to %s", adminName, origin(admin.URL), origin(role.URL))}
+		return &inputError{Field: "rotation_role", Msg: fmt.Sprintf("names role %q at another address (%s); its token would be sent to %s: name an admin role at %s%s", adminName, origin(admin.URL), origin(role.URL), origin(role.URL), orSelf)}
 	case !admin.grants(name):
 		return &inputError{Field: "rotation_role", Msg: fmt.Sprintf(
 			"names role %q, whose rotation_allowed_roles does not grant role %q: an admin role rotates only the roles it lists; add %q (or a glob such as %q) to rotation_allowed_roles on role %q",
 			adminName, name, name, globOf(name), adminName)}
 	}
 	return nil
+}
+
+// checkRotationRole reads the role's rotation_role, if it names one, and
+// checks that it may rotate the role.
+func (b *backend) checkRotationRole(ctx context.Context, s logical.Storage, name string, role *roleEntry) error {
+	if role.RotationRole == "" {
+		return nil
+	}
+	admin, err := getRole(ctx, s, role.RotationRole)
+	if err != nil {
+		return err
+	}
+	return checkAdmin(name, role, admin)
+}
+
+// storeRole stores a role and its place in the schedule. One that names a
+// rotation_role is stored under linkMu, its admin checked again there: a
+// delete of the admin then either finds this role in the index, or has
+// deleted the admin before this check.
+func (b *backend) storeRole(ctx context.Context, s logical.Storage, name string, role *roleEntry) error {
+	if role.RotationRole != "" {
+		b.schedule.linkMu.Lock()
+		defer b.schedule.linkMu.Unlock()
+		if err := b.checkRotationRole(ctx, s, name, role); err != nil {
+			return err
+		}
+	}
+	if err := putRole(ctx, s, name, role); err != nil {
+		return err
+	}
+	b.schedule.update(name, role)
+	return nil
+}
+
+// dependentsWarning names the roles that name this one as rotation_role
+// and that the write just saved stopped it from rotating: no longer in
+// its rotation_allowed_roles, or left at the old address. The write
+// stands (the operator may be moving them next); the warning says so.
+// before is the role as stored before the write (Vendor "" if new).
+func (b *backend) dependentsWarning(ctx context.Context, s logical.Storage, name string, before, role *roleEntry) string {
+	// A role that grants nothing, before or now, rotates no other role.
+	if len(before.RotationAllowedRoles) == 0 && len(role.RotationAllowedRoles) == 0 {
+		return ""
+	}
+	deps, err := b.dependents(ctx, s, name, b.roleLock(name))
+	if err != nil || len(deps) == 0 {
+		return ""
+	}
+	created := before.Vendor == ""
+	moved := created || !sameOrigin(before.URL, role.URL)
+	var lost []string
+	for _, dep := range deps {
+		if !role.grants(dep) {
+			if created || before.grants(dep) {
+				lost = append(lost, dep+" (not in rotation_allowed_roles)")
+			}
+			continue
+		}
+		if !moved {
+			continue
+		}
+		r, err := getRole(ctx, s, dep)
+		if err != nil || r == nil || sameOrigin(r.URL, role.URL) {
+			continue
+		}
+		if created || sameOrigin(r.URL, before.URL) {
+			lost = append(lost, dep+" (at "+origin(r.URL)+")")
+		}
+	}
+	if len(lost) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%s that name this role as rotation_role can no longer be rotated by it: %s; grant them in rotation_allowed_roles at their address, or set their rotation_role to another admin role",
+		dependentCount(len(lost)), dependentList(lost))
+}
+
+// maxDependentsListed bounds the roles a message names; the rest are counted.
+const maxDependentsListed = 20
+
+func dependentList(names []string) string {
+	if len(names) <= maxDependentsListed {
+		return strings.Join(names, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(names[:maxDependentsListed], ", "), len(names)-maxDependentsListed)
+}
+
+func dependentCount(n int) string {
+	if n == 1 {
+		return "1 role"
+	}
+	return fmt.Sprintf("%d roles", n)
 }
 
 func globOf(name string) string {

@@ -3,7 +3,6 @@ package vendor
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"sort"
 	"strings"
 	"time"
@@ -132,6 +131,7 @@ var roleFieldHelp = map[string]string{
 	"rotation_role":          "Another role whose token performs admin rotation of this role's secret. Empty: the role rotates itself.",
 	"rotation_allowed_roles": "On an admin role: the roles that may name this role as their rotation_role, as names or globs with * (ci-*). Empty (the default) allows none: an admin role rotates no other role until it is granted here.",
 	"password_policy":        "Vault password policy used where Vault chooses the new secret during rotation.",
+	"force":                  "Delete only: delete the role even if other roles name it as their rotation_role (they cannot rotate until they name another).",
 	"verify":                 "Write-only: mint one token with the new settings before saving them, and refuse to save if that fails.",
 }
 
@@ -261,12 +261,16 @@ func (b *backend) pathRoleList(ctx context.Context, req *logical.Request, _ *fra
 }
 
 func (b *backend) pathRoleRead(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
-	r, err := getRole(ctx, req.Storage, d.Get("name").(string))
-	if err != nil || r == nil {
+	name := d.Get("name").(string)
+	r, err := getRole(ctx, req.Storage, name)
+	if err != nil {
 		return nil, err
 	}
+	if r == nil {
+		return roleNotFound(req, name)
+	}
 	data := roleData(r)
-	for k, v := range b.roleHealth(d.Get("name").(string)) {
+	for k, v := range b.roleHealth(name) {
 		data[k] = v
 	}
 	return &logical.Response{Data: data}, nil
@@ -299,6 +303,9 @@ func (b *backend) changeRole(ctx context.Context, req *logical.Request, d *frame
 	if err := rejectUnknownFields(req, d); err != nil {
 		return errorResponse(err)
 	}
+	if _, ok := req.Data["force"]; ok {
+		return errorResponse(fieldErr("force", "applies only to delete; leave it out of writes and patches"))
+	}
 	name := d.Get("name").(string)
 	lock := b.roleLock(name)
 	lock.Lock()
@@ -315,7 +322,7 @@ func (b *backend) changeRole(ctx context.Context, req *logical.Request, d *frame
 func (b *backend) pathRolePatch(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
 	return b.changeRole(ctx, req, d, func(name string, role *roleEntry) (*logical.Response, error) {
 		if role == nil {
-			return logical.RespondWithStatusCode(logical.ErrorResponse("role %q does not exist; a patch changes an existing role, create it with: vault write <mount>/roles/%s", name, name), req, http.StatusNotFound)
+			return roleNotFound(req, name)
 		}
 		var reset []string
 		raw := make(map[string]any, len(d.Raw))
@@ -373,25 +380,27 @@ func (b *backend) saveRole(ctx context.Context, req *logical.Request, d *framewo
 	if err := checkRoleSize(role); err != nil {
 		return errorResponse(err)
 	}
-	if role.RotationPeriod > 0 && role.RotationRole != "" {
-		// A schedule must not fail at its first run for want of a grant.
-		admin, err := getRole(ctx, req.Storage, role.RotationRole)
-		if err != nil {
-			return nil, err
-		}
-		if err := checkAdmin(name, role, admin); err != nil {
-			return errorResponse(err)
-		}
+	verify := false
+	if v, ok := d.GetOk("verify"); ok {
+		verify = v.(bool)
 	}
-	if v, ok := d.GetOk("verify"); ok && v.(bool) {
+	if err := checkSameAccount(&before, role, newSecret, verify); err != nil {
+		return errorResponse(err)
+	}
+	// A rotation_role must work when it is saved, not fail at the first
+	// rotation; checked here before verify spends a vendor call, and again
+	// below where no delete can come between the check and the save.
+	if err := b.checkRotationRole(ctx, req.Storage, name, role); err != nil {
+		return errorResponse(err)
+	}
+	if verify {
 		if err := b.verifyRole(ctx, name, role, cfg); err != nil {
 			return errorResponse(err)
 		}
 	}
-	if err := putRole(ctx, req.Storage, name, role); err != nil {
-		return nil, err
+	if err := b.storeRole(ctx, req.Storage, name, role); err != nil {
+		return errorResponse(err)
 	}
-	b.schedule.update(name, role)
 	if newSecret || otherAccount {
 		b.forgetUnsaved(name)
 	}
@@ -401,7 +410,59 @@ func (b *backend) saveRole(ctx context.Context, req *logical.Request, d *framewo
 	b.forgetRefusals(role.Vendor, role.creds())
 	b.dropRole(name)
 	b.remember(name, role, cfg)
-	return nil, nil
+	var warnings []string
+	if w := selfRotationWarning(role); w != "" {
+		warnings = append(warnings, w)
+	}
+	if w := b.dependentsWarning(ctx, req.Storage, name, &before, role); w != "" {
+		warnings = append(warnings, w)
+	}
+	if len(warnings) == 0 {
+		return nil, nil
+	}
+	return &logical.Response{Warnings: warnings}, nil
+}
+
+// checkSameAccount refuses to carry a stored secret to another address or
+// client_id unproven: the secret belongs to the account it was written
+// for, and offering it elsewhere is a failed logon at best. before is the
+// role as stored (Vendor "" if new).
+func checkSameAccount(before, role *roleEntry, newSecret, verify bool) error {
+	if before.Vendor == "" || newSecret || verify {
+		return nil
+	}
+	var changed []string
+	if role.URL != before.URL {
+		changed = append(changed, urlField(role.Vendor))
+	}
+	if role.ClientID != before.ClientID {
+		changed = append(changed, "client_id")
+	}
+	if len(changed) == 0 {
+		return nil
+	}
+	field := strings.Join(changed, " and ")
+	verb := "changes"
+	if len(changed) > 1 {
+		verb = "change"
+	}
+	return &inputError{Field: field, Msg: fmt.Sprintf(
+		"%s without a new client_secret, and the stored client_secret belongs to the account of the old %s; give client_secret in the same request, or verify=true to prove the stored secret works with the new %s",
+		verb, field, field)}
+}
+
+// selfRotationWarning warns of a role that rotates its own secret at a
+// vendor where a lost answer loses the secret: no one but an admin of the
+// vendor can then give the account a new one.
+func selfRotationWarning(r *roleEntry) string {
+	if r.RotationRole != "" || r.RotationPeriod <= 0 {
+		return ""
+	}
+	v, ok := client.Lookup(r.Vendor)
+	if !ok || !client.LosesSecretWithAnswer(v) {
+		return ""
+	}
+	return fmt.Sprintf("rotation_period makes this role rotate its own secret, and %[1]s invalidates the old secret the moment it issues the new one: if that answer is lost (a network cut, or Vault stopping during the call), the role's secret is lost with it and only a %[1]s admin can issue a new one; set rotation_role to a %[1]s admin role that grants this role (in its rotation_allowed_roles), which can then replace a lost secret", v.Name())
 }
 
 // verifyRole mints one token with role's settings before they are saved.
@@ -439,18 +500,50 @@ func (b *backend) checkPasswordPolicy(ctx context.Context, r *roleEntry) error {
 	return err
 }
 
+// pathRoleDelete deletes a role, unless other roles name it as their
+// rotation_role: they could no longer rotate, so that takes force=true.
 func (b *backend) pathRoleDelete(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
 	name := d.Get("name").(string)
+	force := false
+	if v, ok := d.GetOk("force"); ok {
+		force = v.(bool)
+	}
 	lock := b.roleLock(name)
 	lock.Lock()
 	defer lock.Unlock()
+	role, err := getRole(ctx, req.Storage, name)
+	if err != nil {
+		return nil, err
+	}
+	if role == nil {
+		return roleNotFound(req, name)
+	}
+	b.schedule.linkMu.Lock()
+	defer b.schedule.linkMu.Unlock()
+	deps, err := b.dependents(ctx, req.Storage, name, lock)
+	if err != nil {
+		return nil, err
+	}
+	if len(deps) > 0 && !force {
+		return errorResponse(&inputError{Field: fmt.Sprintf("role %q", name), Msg: fmt.Sprintf(
+			"is the rotation_role of %s: %s; deleting it stops their rotations: point their rotation_role at another admin role (or set it empty) first, or delete with force=true",
+			dependentCount(len(deps)), dependentList(deps))})
+	}
 	b.forgetUnsaved(name)
 	if err := req.Storage.Delete(ctx, roleStoragePrefix+name); err != nil {
 		return nil, fmt.Errorf("deleting role %q: %w", name, err)
 	}
 	b.dropRole(name)
 	b.schedule.remove(name)
-	return b.endRotations(ctx, req.Storage, name), nil
+	resp := b.endRotations(ctx, req.Storage, name)
+	if len(deps) > 0 {
+		if resp == nil {
+			resp = &logical.Response{}
+		}
+		resp.AddWarning(fmt.Sprintf("%s still name the deleted role %q as rotation_role and cannot rotate until it is set to another admin role or emptied: %s",
+			dependentCount(len(deps)), name, dependentList(deps)))
+	}
+	return resp, nil
 }
 
 func sortStrings(s []string) { sort.Strings(s) }

@@ -155,6 +155,7 @@ func roleSchema() map[string]*framework.FieldSchema {
 		"rotation_allowed_roles": {Type: framework.TypeCommaStringSlice},
 		"password_policy":        {Type: framework.TypeString},
 		"verify":                 {Type: framework.TypeBool, Default: false},
+		"force":                  {Type: framework.TypeBool, Default: false},
 	}
 	for name, f := range fields {
 		f.Description = roleFieldHelp[name]

@@ -52,7 +52,7 @@ func applyRoleFields(role *roleEntry, d *framework.FieldData) error {
 	}
 	if was != "" && role.Vendor != was {
 		// Another vendor is another account; its records must not carry over.
-		return fieldErr("vendor", "cannot change on update (this role is %s): delete the role and create it again", was)
+		return fieldErr("vendor", "cannot change on update (this role is %s, not %s); delete the role and create it again with vendor=%s", was, clipText(role.Vendor, 40), clipText(role.Vendor, 40))
 	}
 	if role.Vendor == "" {
 		return fieldErr("vendor", "is required; one of %s", strings.Join(client.Names(), ", "))
@@ -93,7 +93,7 @@ func applyRoleFields(role *roleEntry, d *framework.FieldData) error {
 func resetRoleFields(role *roleEntry, fields []string) error {
 	for _, f := range fields {
 		switch f {
-		case "name", "verify":
+		case "name", "verify", "force":
 		case "vendor":
 			return fieldErr("vendor", "cannot be reset: delete the role and create it again")
 		case "client_id":

@@ -269,7 +269,10 @@ func TestRotationRefusalsAreClear400s(t *testing.T) {
 	h.badRequest(logical.UpdateOperation, "rotate-role/p", nil, "rotation_role is required to rotate a privx role")
 	h.badRequest(logical.UpdateOperation, "roles/p", map[string]any{"rotation_period": "24h"}, "rotation_role is required")
 	h.badRequest(logical.UpdateOperation, "roles/p", map[string]any{"password_policy": "x"}, "password_policy does not apply to vendor privx")
-	h.ok(logical.UpdateOperation, "roles/p", map[string]any{"rotation_role": "nobody"})
+	// Issue 14: a rotation_role is checked when written; a role stored
+	// before (or whose admin went since) meets the same check at rotation.
+	h.badRequest(logical.UpdateOperation, "roles/p", map[string]any{"rotation_role": "nobody"}, `rotation_role names role "nobody", which does not exist`)
+	h.editStoredRole("p", func(r *roleEntry) { r.RotationRole = "nobody" })
 	h.badRequest(logical.UpdateOperation, "rotate-role/p", nil, `rotation_role names role "nobody", which does not exist`)
 	h.badRequest(logical.UpdateOperation, "rotate-role/missing", nil, `"missing" names no role`)
 
@@ -277,11 +280,13 @@ func TestRotationRefusalsAreClear400s(t *testing.T) {
 	// its token would go where it does not belong.
 	_, cy := h.vendorServer("cyral")
 	h.ok(logical.CreateOperation, "roles/cy", cy)
-	h.ok(logical.UpdateOperation, "roles/p", map[string]any{"rotation_role": "cy"})
+	h.badRequest(logical.UpdateOperation, "roles/p", map[string]any{"rotation_role": "cy"}, "names a cyral role; it must be a privx role")
+	h.editStoredRole("p", func(r *roleEntry) { r.RotationRole = "cy" })
 	h.badRequest(logical.UpdateOperation, "rotate-role/p", nil, "names a cyral role; it must be a privx role")
 	_, other := h.vendorServer("privx")
 	h.ok(logical.CreateOperation, "roles/other", other)
-	h.ok(logical.UpdateOperation, "roles/p", map[string]any{"rotation_role": "other"})
+	h.badRequest(logical.UpdateOperation, "roles/p", map[string]any{"rotation_role": "other"}, `names role "other" at another address`)
+	h.editStoredRole("p", func(r *roleEntry) { r.RotationRole = "other" })
 	h.badRequest(logical.UpdateOperation, "rotate-role/p", nil, `names role "other" at another address`)
 	if n := h.walCount(""); n != 0 {
 		t.Fatalf("refused rotations left %d WAL entries", n)

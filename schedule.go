@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"sort"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/hashicorp/vault/sdk/helper/locksutil"
 	"github.com/hashicorp/vault/sdk/logical"
 	"golang.org/x/sync/errgroup"
 )
@@ -19,11 +21,19 @@ import (
 // that finds it missing) and then kept current by role writes and deletes,
 // rotations and invalidations, so that a periodic run with no role due
 // reads nothing from storage.
+//
+// Beside the queue, the schedule indexes who names whom as rotation_role,
+// loaded and kept current the same way, so that deleting an admin role
+// finds the roles that depend on it without reading every role.
 
 // schedule is the due queue. Until it is loaded it holds nothing, and
 // changes are not tracked: the load reads them from storage.
 type schedule struct {
 	loadMu sync.Mutex // one load at a time
+	// linkMu orders the saving of a role that names a rotation_role
+	// against the deletion of roles: else a delete could check the index
+	// just before a write that found the admin role stores its link.
+	linkMu sync.Mutex
 
 	mu      sync.Mutex
 	state   int                 // scheduleUnloaded, scheduleLoading or scheduleLoaded
@@ -31,6 +41,9 @@ type schedule struct {
 	stale   map[string]bool     // names invalidated: read again at the next run
 	queue   dueQueue            // by due time, soonest first
 	items   map[string]*dueItem // by role name
+	// admins: role name -> its rotation_role; dependents: the reverse.
+	admins     map[string]string
+	dependents map[string]map[string]struct{}
 }
 
 const (
@@ -71,6 +84,11 @@ func (q *dueQueue) Pop() any {
 // stuck (nothing rotates it until an operator writes it, which sets it
 // again). s.mu is held.
 func (s *schedule) set(name string, role *roleEntry) {
+	admin := ""
+	if role != nil {
+		admin = role.RotationRole
+	}
+	s.link(name, admin)
 	if s.items == nil {
 		s.items = map[string]*dueItem{}
 	}
@@ -90,6 +108,54 @@ func (s *schedule) set(name string, role *roleEntry) {
 	it = &dueItem{name: name, due: role.dueAt()}
 	heap.Push(&s.queue, it)
 	s.items[name] = it
+}
+
+// link records that role name names admin as its rotation_role ("":
+// none). s.mu is held.
+func (s *schedule) link(name, admin string) {
+	old, had := s.admins[name]
+	if had && old == admin {
+		return
+	}
+	if had {
+		deps := s.dependents[old]
+		delete(deps, name)
+		if len(deps) == 0 {
+			delete(s.dependents, old)
+		}
+		delete(s.admins, name)
+	}
+	if admin == "" {
+		return
+	}
+	if s.admins == nil {
+		s.admins = map[string]string{}
+		s.dependents = map[string]map[string]struct{}{}
+	}
+	s.admins[name] = admin
+	deps := s.dependents[admin]
+	if deps == nil {
+		deps = map[string]struct{}{}
+		s.dependents[admin] = deps
+	}
+	deps[name] = struct{}{}
+}
+
+// dependentsOf returns, sorted, the roles that name admin as their
+// rotation_role, as far as the index knows.
+func (s *schedule) dependentsOf(admin string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	deps := s.dependents[admin]
+	if len(deps) == 0 {
+		return nil
+	}
+	out := make([]string, 0, len(deps))
+	for name := range deps {
+		out = append(out, name)
+	}
+	sort.Strings(out)
+	return out
 }
 
 // update records role as now stored under name (nil: deleted).
@@ -257,6 +323,35 @@ func (b *backend) refreshSchedule(ctx context.Context, s logical.Storage, name s
 	}
 	defer lock.Unlock()
 	return b.schedule.refresh(ctx, s, name)
+}
+
+// dependents returns, sorted, the roles that name admin as their
+// rotation_role. It loads the schedule if no one has, and first re-reads
+// the roles invalidated since (or unreadable at the load), so that the
+// answer follows storage. held is the role lock the caller holds: a name
+// under it is read here, any other under its own lock; one whose lock
+// someone else holds is left to that holder, which updates the index when
+// it is done.
+func (b *backend) dependents(ctx context.Context, s logical.Storage, admin string, held *locksutil.LockEntry) ([]string, error) {
+	if err := b.schedule.load(ctx, s); err != nil && !b.schedule.loaded() {
+		return nil, err
+	}
+	var errs []error
+	for _, name := range b.schedule.takeStale() {
+		var err error
+		if b.roleLock(name) == held {
+			err = b.schedule.refresh(ctx, s, name)
+		} else {
+			err = b.refreshSchedule(ctx, s, name)
+		}
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("reading the roles that may name role %q as rotation_role: %w", admin, err)
+	}
+	return b.schedule.dependentsOf(admin), nil
 }
 
 // loadSchedule loads the schedule; a role that cannot be read is

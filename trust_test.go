@@ -89,8 +89,12 @@ func TestRotationRoleMustBeGranted(t *testing.T) {
 	if r, _ := getRole(t.Context(), h.storage, "app-1"); r != nil {
 		t.Fatal("a refused role was stored")
 	}
-	// Without a schedule the role may be written first; running is refused.
-	h.ok(logical.CreateOperation, "roles/app-1", role)
+	// Issue 14: without a schedule too, the grant is checked at write.
+	// A role stored before that meets the check when it runs.
+	h.badRequest(logical.CreateOperation, "roles/app-1", role, "rotation_role", "rotation_allowed_roles", `"admin"`, `"app-1"`)
+	noAdmin := withFields(role, "rotation_role", "")
+	h.ok(logical.CreateOperation, "roles/app-1", noAdmin)
+	h.editStoredRole("app-1", func(r *roleEntry) { r.RotationRole = "admin" })
 	h.badRequest(logical.UpdateOperation, "rotate-role/app-1", nil, "rotation_allowed_roles")
 	h.badRequest(logical.UpdateOperation, "roles/admin", map[string]any{"rotation_allowed_roles": "app/*"}, "rotation_allowed_roles")
 	h.ok(logical.UpdateOperation, "roles/admin", map[string]any{"rotation_allowed_roles": "app-*,other"})

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/hashicorp/vault/sdk/logical"
@@ -218,5 +219,207 @@ func TestRailsMissingRoleIsOne404(t *testing.T) {
 	if err != nil || resp == nil || resp.Data[logical.HTTPStatusCode] != http.StatusNotFound ||
 		!strings.Contains(resp.Data[logical.HTTPRawBody].(string), "tenant-a/roles/nope; list the roles with: vault list tenant-a/roles") {
 		t.Fatalf("read at mount tenant-a/: %v %v", resp, err)
+	}
+}
+
+// dependentsWorld: a cyral admin role granting app-*, and n roles
+// app-00... naming it as rotation_role.
+func (h *harness) dependentsWorld(n int) map[string]any {
+	h.t.Helper()
+	_, role, _ := h.adminWorld("cyral", "app-*")
+	role["rotation_role"] = "admin"
+	for i := range n {
+		h.ok(logical.CreateOperation, fmt.Sprintf("roles/app-%02d", i), role)
+	}
+	return role
+}
+
+// Point 2: a role others name as rotation_role is not deleted unless the
+// delete says force=true; the 400 lists them, the first 20 and a count.
+func TestRailsAdminDeleteNeedsForce(t *testing.T) {
+	h := newHarness(t)
+	h.dependentsWorld(2)
+	msg := h.roleRailStatus(logical.DeleteOperation, "roles/admin", nil, http.StatusBadRequest)
+	want := `role "admin" is the rotation_role of 2 roles: app-00, app-01; deleting it stops their rotations: point their rotation_role at another admin role (or set it empty) first, or delete with force=true`
+	if msg != want {
+		t.Fatalf("message %q, want %q", msg, want)
+	}
+	h.roleRailStatus(logical.DeleteOperation, "roles/admin", map[string]any{"force": false}, http.StatusBadRequest, want)
+	if r, _ := getRole(t.Context(), h.storage, "admin"); r == nil {
+		t.Fatal("a refused delete deleted the role")
+	}
+	// A dependent that lets go, by emptying its rotation_role or by being
+	// deleted, no longer counts.
+	h.ok(logical.PatchOperation, "roles/app-00", map[string]any{"rotation_role": nil})
+	h.roleRailStatus(logical.DeleteOperation, "roles/admin", nil, http.StatusBadRequest, "rotation_role of 1 role: app-01;")
+	h.ok(logical.DeleteOperation, "roles/app-01", nil)
+	h.ok(logical.DeleteOperation, "roles/admin", nil)
+}
+
+func TestRailsForcedAdminDeleteWarnsAndListsTwentyAndACount(t *testing.T) {
+	h := newHarness(t)
+	h.dependentsWorld(25)
+	var first []string
+	for i := range 20 {
+		first = append(first, fmt.Sprintf("app-%02d", i))
+	}
+	list := strings.Join(first, ", ") + " and 5 more"
+	h.roleRailStatus(logical.DeleteOperation, "roles/admin", nil, http.StatusBadRequest, "is the rotation_role of 25 roles: "+list+"; deleting it")
+	resp, err := h.do(logical.DeleteOperation, "roles/admin", map[string]any{"force": true})
+	if err != nil || resp == nil || resp.IsError() || len(resp.Warnings) != 1 {
+		t.Fatalf("forced delete: %v %v", resp, err)
+	}
+	if w := resp.Warnings[0]; w != `25 roles still name the deleted role "admin" as rotation_role and cannot rotate until it is set to another admin role or emptied: `+list {
+		t.Fatalf("warning %q", w)
+	}
+	h.missingRole404(logical.ReadOperation, "admin", nil)
+}
+
+// The index follows every way a role changes: a write, another node's
+// write (an invalidation, re-read before the delete answers), a rotation,
+// and a restart (loaded with the schedule by the first delete).
+func TestRailsDependentsIndexFollowsStorage(t *testing.T) {
+	h := newHarness(t)
+	role := h.dependentsWorld(1)
+	h.ok(logical.CreateOperation, "roles/app-x", withFields(role, "rotation_role", nil))
+
+	// Another node points app-x at the admin; this node hears of it.
+	h.editStoredRole("app-x", func(r *roleEntry) { r.RotationRole = "admin" })
+	h.roleRailStatus(logical.DeleteOperation, "roles/admin", nil, http.StatusBadRequest, "rotation_role of 2 roles: app-00, app-x;")
+	// ... and lets go of it again.
+	h.editStoredRole("app-x", func(r *roleEntry) { r.RotationRole = "" })
+	h.roleRailStatus(logical.DeleteOperation, "roles/admin", nil, http.StatusBadRequest, "rotation_role of 1 role: app-00;")
+
+	// A rotation keeps the link.
+	h.ok(logical.UpdateOperation, "rotate-role/app-00", nil)
+	h.roleRailStatus(logical.DeleteOperation, "roles/admin", nil, http.StatusBadRequest, "rotation_role of 1 role: app-00;")
+
+	// A new process knows nothing until it loads; the delete loads.
+	h.b = h.newBackend()
+	if h.b.schedule.loaded() {
+		t.Fatal("a fresh backend has a loaded schedule")
+	}
+	h.roleRailStatus(logical.DeleteOperation, "roles/admin", nil, http.StatusBadRequest, "rotation_role of 1 role: app-00;")
+	// A role unreadable at the load is read again before the answer.
+	h.b = h.newBackend()
+	c := h.countReads()
+	c.setFailGet(func(key string) bool { return key == roleStoragePrefix+"app-00" })
+	if _, err := h.do(logical.DeleteOperation, "roles/admin", nil); err == nil {
+		t.Fatal("a delete answered while a role it must check was unreadable")
+	}
+	c.setFailGet(nil)
+	h.roleRailStatus(logical.DeleteOperation, "roles/admin", nil, http.StatusBadRequest, "rotation_role of 1 role: app-00;")
+}
+
+// Deleting reads no other role once the index is loaded, however many
+// roles the mount holds.
+func TestRailsDeleteReadsNoOtherRole(t *testing.T) {
+	h := newHarness(t)
+	h.storeScheduledRoles(2000)
+	h.dependentsWorld(1)
+	if err := h.tick(); err != nil {
+		t.Fatal(err)
+	}
+	spy := &roleListSpy{Storage: h.storage.Storage}
+	h.storage.Storage = spy
+	var read []string
+	h.storage.setOnGet(func(key string) { read = append(read, key) })
+	h.roleRailStatus(logical.DeleteOperation, "roles/admin", nil, http.StatusBadRequest, "rotation_role of 1 role: app-00;")
+	h.ok(logical.DeleteOperation, "roles/role-7", nil)
+	h.storage.setOnGet(nil)
+	if len(read) != 2 || read[0] != roleStoragePrefix+"admin" || read[1] != roleStoragePrefix+"role-7" || spy.roleLists.Load() != 0 {
+		t.Fatalf("two deletes read %v and listed the roles %d times", read, spy.roleLists.Load())
+	}
+}
+
+// roleListSpy counts the lists of the roles' prefix.
+type roleListSpy struct {
+	logical.Storage
+	roleLists atomic.Int64
+}
+
+func (s *roleListSpy) List(ctx context.Context, prefix string) ([]string, error) {
+	if prefix == roleStoragePrefix {
+		s.roleLists.Add(1)
+	}
+	return s.Storage.List(ctx, prefix)
+}
+
+// A delete of the admin racing a write that names it ends either with the
+// admin deleted and the write refused, or the delete refused.
+func TestRailsAdminDeleteRacingADependentWrite(t *testing.T) {
+	for i := range 30 {
+		h := newHarness(t)
+		role := h.dependentsWorld(0)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			_, _ = h.b.HandleRequest(context.Background(), &logical.Request{
+				Operation: logical.CreateOperation, Path: "roles/app-r", Data: role, Storage: h.storage})
+		}()
+		_, _ = h.b.HandleRequest(context.Background(), &logical.Request{
+			Operation: logical.DeleteOperation, Path: "roles/admin", Storage: h.storage})
+		<-done
+		admin, _ := getRole(t.Context(), h.storage, "admin")
+		dep, _ := getRole(t.Context(), h.storage, "app-r")
+		if admin == nil && dep != nil {
+			t.Fatalf("run %d: role app-r was saved naming the deleted admin role", i)
+		}
+	}
+}
+
+// Point 2: a self-rotating role of a vendor that voids the old secret on
+// issuing the new one is warned of the gap and pointed at a rotation_role;
+// an admin-rotated one, or one of another vendor, is not.
+func TestRailsSelfRotationGapWarning(t *testing.T) {
+	h := newHarness(t)
+	role := h.dependentsWorld(0)
+	resp, err := h.do(logical.CreateOperation, "roles/self", withFields(role, "rotation_role", nil, "rotation_period", "24h"))
+	if err != nil || resp == nil || resp.IsError() || len(resp.Warnings) != 1 {
+		t.Fatalf("self-rotating write: %v %v", resp, err)
+	}
+	for _, part := range []string{
+		"rotation_period makes this role rotate its own secret",
+		"cyral invalidates the old secret the moment it issues the new one",
+		"a network cut, or Vault stopping during the call",
+		"only a cyral admin can issue a new one",
+		"set rotation_role to a cyral admin role that grants this role (in its rotation_allowed_roles)",
+	} {
+		if !strings.Contains(resp.Warnings[0], part) {
+			t.Fatalf("warning %q lacks %q", resp.Warnings[0], part)
+		}
+	}
+	if resp, _ := h.do(logical.CreateOperation, "roles/app-1", withFields(role, "rotation_period", "24h")); resp != nil && len(resp.Warnings) != 0 {
+		t.Fatalf("an admin-rotated role was warned: %v", resp.Warnings)
+	}
+	if resp, _ := h.do(logical.CreateOperation, "roles/off", withFields(role, "rotation_role", nil)); resp != nil && len(resp.Warnings) != 0 {
+		t.Fatalf("a role without a schedule was warned: %v", resp.Warnings)
+	}
+	_, pam := h.vendorServer("cyberark-pam")
+	if resp, _ := h.do(logical.CreateOperation, "roles/pam", withFields(pam, "rotation_period", "24h")); resp != nil && len(resp.Warnings) != 0 {
+		t.Fatalf("a vendor where Vault chooses the secret was warned: %v", resp.Warnings)
+	}
+}
+
+// An admin role rewritten so that roles naming it can no longer be rotated
+// by it is saved, with a warning that lists them.
+func TestRailsAdminWriteWarnsOfDependentsItDrops(t *testing.T) {
+	h := newHarness(t)
+	h.dependentsWorld(2)
+	resp, err := h.do(logical.PatchOperation, "roles/admin", map[string]any{"rotation_allowed_roles": "app-01"})
+	if err != nil || resp == nil || len(resp.Warnings) != 1 {
+		t.Fatalf("narrowed grant: %v %v", resp, err)
+	}
+	if w := resp.Warnings[0]; w != "1 role that name this role as rotation_role can no longer be rotated by it: app-00 (not in rotation_allowed_roles); grant them in rotation_allowed_roles at their address, or set their rotation_role to another admin role" {
+		t.Fatalf("warning %q", w)
+	}
+	if resp, _ := h.do(logical.PatchOperation, "roles/admin", map[string]any{"refresh_before": "30s"}); resp != nil && len(resp.Warnings) != 0 {
+		t.Fatalf("an unrelated change warned: %v", resp.Warnings)
+	}
+	// Moving the admin elsewhere leaves app-01 behind.
+	_, far := h.vendorServer("cyral")
+	resp, err = h.do(logical.PatchOperation, "roles/admin", map[string]any{"base_url": far["base_url"], "client_secret": adminSecret})
+	if err != nil || resp == nil || len(resp.Warnings) != 1 || !strings.Contains(resp.Warnings[0], "app-01 (at ") {
+		t.Fatalf("moved admin: %v %v", resp, err)
 	}
 }

@@ -93,7 +93,7 @@ func applyRoleFields(role *roleEntry, d *framework.FieldData) error {
 func resetRoleFields(role *roleEntry, fields []string) error {
 	for _, f := range fields {
 		switch f {
-		case "name", "verify", "force":
+		case "name", "verify":
 		case "vendor":
 			return fieldErr("vendor", "cannot be reset: delete the role and create it again")
 		case "client_id":

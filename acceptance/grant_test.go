@@ -22,7 +22,7 @@ func TestAdminRotationIsAGrantThroughVault(t *testing.T) {
 	rotations := func() int { return w.sim.Calls(t)["cyberark"]["rotate"] }
 	before := rotations()
 
-	// 1. Outside the grant: refused at write when scheduled, and at run.
+	// 1. Outside the grant: refused at write, scheduled or not (issue 14).
 	evil := map[string]any{}
 	for k, v := range app {
 		evil[k] = v
@@ -34,15 +34,14 @@ func TestAdminRotationIsAGrantThroughVault(t *testing.T) {
 		t.Fatalf("a scheduled role outside the grant: want a 400 naming rotation_allowed_roles, got %v", err)
 	}
 	delete(evil, "rotation_period")
-	w.writeRole(t, "grant-evil", evil)
-	_, stderr, err := w.vault.CLI("write", "-f", mount+"/rotate-role/grant-evil")
-	if err == nil || !strings.Contains(stderr, "rotation_allowed_roles") || !strings.Contains(stderr, "Code: 400") {
-		t.Fatalf("rotation outside the grant: want a 400, got %v: %s", err, stderr)
+	_, err = w.vault.Client().Logical().Write(mount+"/roles/grant-evil", evil)
+	if err == nil || !strings.Contains(err.Error(), "rotation_allowed_roles") || !strings.Contains(err.Error(), "Code: 400") {
+		t.Fatalf("an unscheduled role outside the grant: want a 400 naming rotation_allowed_roles, got %v", err)
 	}
 
 	// 2. Inside the grant, but not holding the account: still refused.
 	w.writeRole(t, "grant-app-evil", evil)
-	_, stderr, err = w.vault.CLI("write", "-f", mount+"/rotate-role/grant-app-evil")
+	_, stderr, err := w.vault.CLI("write", "-f", mount+"/rotate-role/grant-app-evil")
 	if err == nil || !strings.Contains(stderr, "does not prove it holds that account") || !strings.Contains(stderr, "Code: 400") {
 		t.Fatalf("rotation of an account the role does not hold: want a 400, got %v: %s", err, stderr)
 	}

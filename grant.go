@@ -137,8 +137,8 @@ func (b *backend) dependentsWarning(ctx context.Context, s logical.Storage, name
 	if len(lost) == 0 {
 		return ""
 	}
-	return fmt.Sprintf("%s that name this role as rotation_role can no longer be rotated by it: %s; grant them in rotation_allowed_roles at their address, or set their rotation_role to another admin role",
-		dependentCount(len(lost)), dependentList(lost))
+	return fmt.Sprintf("%s that %s this role as rotation_role can no longer be rotated by it: %s; grant them in rotation_allowed_roles at their address, or set their rotation_role to another admin role",
+		dependentCount(len(lost)), nameVerb(len(lost)), dependentList(lost))
 }
 
 // maxDependentsListed bounds the roles a message names; the rest are counted.
@@ -149,6 +149,14 @@ func dependentList(names []string) string {
 		return strings.Join(names, ", ")
 	}
 	return fmt.Sprintf("%s and %d more", strings.Join(names[:maxDependentsListed], ", "), len(names)-maxDependentsListed)
+}
+
+// nameVerb agrees "name" with a count of roles.
+func nameVerb(n int) string {
+	if n == 1 {
+		return "names"
+	}
+	return "name"
 }
 
 func dependentCount(n int) string {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/hashicorp/go-uuid"
 	"github.com/hashicorp/vault/sdk/framework"
+	"github.com/hashicorp/vault/sdk/helper/locksutil"
 	"github.com/hashicorp/vault/sdk/logical"
 
 	"github.com/vendortoken/vault-plugin-secrets-vendor/client"
@@ -518,32 +519,43 @@ func (b *backend) pathRoleDelete(ctx context.Context, req *logical.Request, d *f
 	if role == nil {
 		return roleNotFound(req, name)
 	}
-	b.schedule.linkMu.Lock()
-	defer b.schedule.linkMu.Unlock()
-	deps, err := b.dependents(ctx, req.Storage, name, lock)
+	deps, err := b.deleteUnlessNamed(ctx, req.Storage, name, lock, force)
 	if err != nil {
-		return nil, err
+		return errorResponse(err)
 	}
-	if len(deps) > 0 && !force {
-		return errorResponse(&inputError{Field: fmt.Sprintf("role %q", name), Msg: fmt.Sprintf(
-			"is the rotation_role of %s: %s; deleting it stops their rotations: point their rotation_role at another admin role (or set it empty) first, or delete with force=true",
-			dependentCount(len(deps)), dependentList(deps))})
-	}
-	b.forgetUnsaved(name)
-	if err := req.Storage.Delete(ctx, roleStoragePrefix+name); err != nil {
-		return nil, fmt.Errorf("deleting role %q: %w", name, err)
-	}
-	b.dropRole(name)
-	b.schedule.remove(name)
 	resp := b.endRotations(ctx, req.Storage, name)
 	if len(deps) > 0 {
 		if resp == nil {
 			resp = &logical.Response{}
 		}
-		resp.AddWarning(fmt.Sprintf("%s still name the deleted role %q as rotation_role and cannot rotate until it is set to another admin role or emptied: %s",
-			dependentCount(len(deps)), name, dependentList(deps)))
+		resp.AddWarning(fmt.Sprintf("%s still %s the deleted role %q as rotation_role and cannot rotate until it is set to another admin role or emptied: %s",
+			dependentCount(len(deps)), nameVerb(len(deps)), name, dependentList(deps)))
 	}
 	return resp, nil
+}
+
+// deleteUnlessNamed deletes the role unless other roles name it as their
+// rotation_role and force is false; it returns those roles. The check and
+// the delete hold linkMu, so no write naming the role lands between them.
+func (b *backend) deleteUnlessNamed(ctx context.Context, s logical.Storage, name string, held *locksutil.LockEntry, force bool) ([]string, error) {
+	b.schedule.linkMu.Lock()
+	defer b.schedule.linkMu.Unlock()
+	deps, err := b.dependents(ctx, s, name, held)
+	if err != nil {
+		return nil, err
+	}
+	if len(deps) > 0 && !force {
+		return nil, &inputError{Field: fmt.Sprintf("role %q", name), Msg: fmt.Sprintf(
+			"is the rotation_role of %s: %s; deleting it stops their rotations: point their rotation_role at another admin role (or set it empty) first, or delete with force=true",
+			dependentCount(len(deps)), dependentList(deps))}
+	}
+	b.forgetUnsaved(name)
+	if err := s.Delete(ctx, roleStoragePrefix+name); err != nil {
+		return nil, fmt.Errorf("deleting role %q: %w", name, err)
+	}
+	b.dropRole(name)
+	b.schedule.remove(name)
+	return deps, nil
 }
 
 func sortStrings(s []string) { sort.Strings(s) }

@@ -410,7 +410,7 @@ func TestRailsAdminWriteWarnsOfDependentsItDrops(t *testing.T) {
 	if err != nil || resp == nil || len(resp.Warnings) != 1 {
 		t.Fatalf("narrowed grant: %v %v", resp, err)
 	}
-	if w := resp.Warnings[0]; w != "1 role that name this role as rotation_role can no longer be rotated by it: app-00 (not in rotation_allowed_roles); grant them in rotation_allowed_roles at their address, or set their rotation_role to another admin role" {
+	if w := resp.Warnings[0]; w != "1 role that names this role as rotation_role can no longer be rotated by it: app-00 (not in rotation_allowed_roles); grant them in rotation_allowed_roles at their address, or set their rotation_role to another admin role" {
 		t.Fatalf("warning %q", w)
 	}
 	if resp, _ := h.do(logical.PatchOperation, "roles/admin", map[string]any{"refresh_before": "30s"}); resp != nil && len(resp.Warnings) != 0 {

@@ -50,9 +50,9 @@ func applyRoleFields(role *roleEntry, d *framework.FieldData) error {
 	if err := str("vendor", &role.Vendor); err != nil {
 		return err
 	}
-	if was != "" && role.Vendor != was {
+	if _, known := client.Lookup(role.Vendor); was != "" && role.Vendor != was && known {
 		// Another vendor is another account; its records must not carry over.
-		return fieldErr("vendor", "cannot change on update (this role is %s, not %s); delete the role and create it again with vendor=%s", was, clipText(role.Vendor, 40), clipText(role.Vendor, 40))
+		return fieldErr("vendor", "cannot change on update (this role is %s, not %s); delete the role and create it again with vendor=%s", was, role.Vendor, role.Vendor)
 	}
 	if role.Vendor == "" {
 		return fieldErr("vendor", "is required; one of %s", strings.Join(client.Names(), ", "))

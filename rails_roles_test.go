@@ -92,6 +92,9 @@ func TestRailsVendorCannotChangeOnUpdate(t *testing.T) {
 	}
 	h.roleRailStatus(logical.PatchOperation, "roles/demo", map[string]any{"vendor": nil}, http.StatusBadRequest,
 		"vendor cannot be reset", "delete the role and create it again")
+	// A vendor that does not exist is named as such, not as a change.
+	h.roleRailStatus(logical.UpdateOperation, "roles/demo", map[string]any{"vendor": "nosuch"}, http.StatusBadRequest,
+		`vendor "nosuch" is not a known vendor; use one of `)
 	if got := h.ok(logical.ReadOperation, "roles/demo", nil)["vendor"]; got != "incydr" {
 		t.Fatalf("vendor read back as %v", got)
 	}

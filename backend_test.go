@@ -736,8 +736,9 @@ func TestConfigPolicy(t *testing.T) {
 	h.ok(logical.CreateOperation, "roles/i", role)
 	h.ok(logical.ReadOperation, "token/i", nil)
 
-	// Tightening allowed_hosts stops a role that no longer matches, at use.
-	h.ok(logical.UpdateOperation, "config", map[string]any{"allowed_hosts": "api.*.code42.com"})
+	// Tightening allowed_hosts (forced past the check of existing roles)
+	// stops a role that no longer matches, at use.
+	h.ok(logical.UpdateOperation, "config", map[string]any{"allowed_hosts": "api.*.code42.com", "force": true})
 	h.badRequest(logical.ReadOperation, "token/i", nil, "base_url", "allowed_hosts")
 	h.badRequest(logical.CreateOperation, "roles/j", role, "base_url", "not in config allowed_hosts")
 	h.ok(logical.UpdateOperation, "config", map[string]any{"allowed_hosts": "127.0.0.1"})
@@ -752,7 +753,7 @@ func TestConfigPolicy(t *testing.T) {
 	h.ok(logical.CreateOperation, "roles/plain", role)
 	h.ok(logical.ReadOperation, "token/plain", nil)
 
-	h.ok(logical.DeleteOperation, "config", nil)
+	h.ok(logical.DeleteOperation, "config", map[string]any{"force": true})
 	h.badRequest(logical.ReadOperation, "token/plain", nil, "allow_http")
 }
 

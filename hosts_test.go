@@ -192,7 +192,7 @@ func TestRoleURLHostsAreExact(t *testing.T) {
 	// does not, naming the role's own URL field and host.
 	h.ok(logical.CreateOperation, "roles/o", oauth)
 	h.ok(logical.CreateOperation, "roles/c", cyral)
-	h.ok(logical.UpdateOperation, "config", map[string]any{"allowed_hosts": "*.cyral.com"})
+	h.ok(logical.UpdateOperation, "config", map[string]any{"allowed_hosts": "*.cyral.com", "force": true})
 	msg := h.badRequest(logical.ReadOperation, "token/o", nil, "token_url", "allowed_hosts", "127.0.0.1")
 	if strings.Contains(msg, "base_url") {
 		t.Fatalf("oauth2 refusal names base_url: %q", msg)

@@ -254,7 +254,7 @@ func TestMutantConfigInvalidatedDuringAColdReadIsNotCached(t *testing.T) {
 
 	other := h.newBackend()
 	s := &afterGet{Storage: h.storage, key: configStorageKey, then: func() {
-		resp, err := other.HandleRequest(context.Background(), &logical.Request{Operation: logical.UpdateOperation, Path: "config", Data: map[string]any{"allowed_hosts": "*.example.com"}, Storage: h.storage})
+		resp, err := other.HandleRequest(context.Background(), &logical.Request{Operation: logical.UpdateOperation, Path: "config", Data: map[string]any{"allowed_hosts": "*.example.com", "force": true}, Storage: h.storage})
 		if err != nil || resp.IsError() {
 			t.Errorf("the other node's config write: %v %v", resp, err)
 		}
@@ -367,7 +367,7 @@ func TestMutantWildcardDoesNotMatchAHostWithMoreLabels(t *testing.T) {
 	// Written while any host was allowed, then held to the narrowed policy
 	// at the call: a 400 naming the field and the host, before any dial.
 	h.ok(logical.CreateOperation, "roles/early", role)
-	h.ok(logical.UpdateOperation, "config", map[string]any{"allowed_hosts": "*.cyral.com"})
+	h.ok(logical.UpdateOperation, "config", map[string]any{"allowed_hosts": "*.cyral.com", "force": true})
 	h.badRequest(logical.ReadOperation, "token/early", nil, "base_url", `"acme.cyral.com.evil.io"`, "allowed_hosts")
 	h.badRequest(logical.CreateOperation, "roles/late", role, "base_url", `"acme.cyral.com.evil.io"`, "allowed_hosts")
 	h.ok(logical.CreateOperation, "roles/good", withFields(role, "base_url", "https://acme.cyral.com"))

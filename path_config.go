@@ -4,7 +4,10 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"slices"
+	"sort"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -92,6 +95,10 @@ func pathConfig(b *backend) []*framework.Path {
 				Type:        framework.TypeInt,
 				Description: "Retries after a network error, a 429 or a 5xx (never after a 4xx), honouring Retry-After within a bound.",
 				Default:     defaultMaxRetries,
+			},
+			"force": {
+				Type:        framework.TypeBool,
+				Description: "Write and delete only, never stored: save a config that puts existing roles outside allowed_hosts or allow_http. Without it such a write is refused with the list of those roles; with it, it is saved and those roles fail until they are changed.",
 			},
 		},
 		Operations: map[logical.Operation]framework.OperationHandler{
@@ -194,6 +201,7 @@ func (b *backend) pathConfigWrite(ctx context.Context, req *logical.Request, d *
 	if err != nil {
 		return nil, err
 	}
+	old := *c
 	if v, ok := d.GetOk("allowed_hosts"); ok {
 		hosts := []string{}
 		for _, h := range v.([]string) {
@@ -223,6 +231,11 @@ func (b *backend) pathConfigWrite(ctx context.Context, req *logical.Request, d *
 		}
 		c.MaxRetries = n
 	}
+	force := d.Get("force").(bool)
+	warning, err := b.checkNarrowing(ctx, req.Storage, &old, c, force, false)
+	if err != nil {
+		return errorResponse(err)
+	}
 	entry, err := logical.StorageEntryJSON(configStorageKey, c)
 	if err != nil {
 		return nil, err
@@ -231,15 +244,152 @@ func (b *backend) pathConfigWrite(ctx context.Context, req *logical.Request, d *
 		return nil, fmt.Errorf("writing config: %w", err)
 	}
 	b.dropAll()
-	return nil, nil
+	return warningResponse(warning), nil
 }
 
-func (b *backend) pathConfigDelete(ctx context.Context, req *logical.Request, _ *framework.FieldData) (*logical.Response, error) {
+// pathConfigDelete restores the defaults. allowed_hosts then allows any
+// host, but allow_http returns to false: a mount whose roles use plain
+// http is checked like a write.
+func (b *backend) pathConfigDelete(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
+	old, err := readConfig(ctx, req.Storage)
+	if err != nil {
+		return nil, err
+	}
+	force := d.Get("force").(bool)
+	warning, err := b.checkNarrowing(ctx, req.Storage, old, defaultConfig(), force, true)
+	if err != nil {
+		return errorResponse(err)
+	}
 	if err := req.Storage.Delete(ctx, configStorageKey); err != nil {
 		return nil, fmt.Errorf("deleting config: %w", err)
 	}
 	b.dropAll()
-	return nil, nil
+	return warningResponse(warning), nil
+}
+
+func warningResponse(warning string) *logical.Response {
+	if warning == "" {
+		return nil
+	}
+	return &logical.Response{Warnings: []string{warning}}
+}
+
+// maxListedRoles bounds the roles a message names; the rest are counted.
+const maxListedRoles = 20
+
+// checkNarrowing finds the roles that the config next would put outside
+// the host policy and that old let through: a config write must not stop
+// working roles by a typo. Without force it refuses the change, listing
+// them; with force it returns a warning that lists them. Roles already
+// outside old are not counted: this change does not break them. deleting
+// says the change is a config delete.
+func (b *backend) checkNarrowing(ctx context.Context, s logical.Storage, old, next *configEntry, force, deleting bool) (string, error) {
+	if !narrows(old, next) {
+		return "", nil
+	}
+	var (
+		mu      sync.Mutex
+		outside []outsideRole
+	)
+	_, err := scanRoles(ctx, s, func(_ int, name string, r *roleEntry, decodeErr error) {
+		if r == nil || decodeErr != nil {
+			return // gone, or broken whatever the config says
+		}
+		u, err := url.Parse(r.URL)
+		if err != nil {
+			return
+		}
+		field := urlField(r.Vendor)
+		if next.checkURL(field, u) == nil || old.checkURL(field, u) != nil {
+			return
+		}
+		o := outsideRole{name: name, host: u.Hostname(), http: u.Scheme == "http" && !next.AllowHTTP}
+		mu.Lock()
+		outside = append(outside, o)
+		mu.Unlock()
+	})
+	if err != nil {
+		return "", err
+	}
+	if len(outside) == 0 {
+		return "", nil
+	}
+	sort.Slice(outside, func(i, j int) bool { return outside[i].name < outside[j].name })
+	var fields, fixes []string
+	hosts, plain := false, false
+	for _, o := range outside {
+		plain = plain || o.http
+		hosts = hosts || !o.http
+	}
+	if hosts {
+		fields = append(fields, "allowed_hosts")
+		fixes = append(fixes, "add these hosts to allowed_hosts")
+	}
+	if plain {
+		fields = append(fields, "allow_http")
+		if deleting {
+			fixes = append(fixes, "write the settings you want instead of deleting the config (keeping allow_http=true), or move these roles to https first")
+		} else {
+			fixes = append(fixes, "keep allow_http=true, or move these roles to https first")
+		}
+	}
+	field, change, retry := strings.Join(fields, " and "), "would put", "repeat the write with force=true to save it anyway"
+	if deleting {
+		// Only allow_http can narrow: the default allowed_hosts allows any host.
+		field, change, retry = "allow_http", "returns to false when the config is deleted, which would put", "delete with force=true to delete it anyway"
+	}
+	listed := outsideList(outside)
+	if force {
+		return fmt.Sprintf("%s: %s now outside the host policy, where every token read, rotation and update of them fails until they are changed or the config allows them again: %s",
+			field, rolesCount(len(outside), "existing role is", "existing roles are"), listed), nil
+	}
+	return "", &inputError{Field: field, Msg: fmt.Sprintf(
+		"%s %s outside the host policy, where every token read, rotation and update of them fails: %s; %s, or %s",
+		change, rolesCount(len(outside), "existing role", "existing roles"), listed, strings.Join(fixes, "; "), retry)}
+}
+
+// outsideRole is a role a config change puts outside the host policy:
+// its URL's host, and whether plain http is what puts it there.
+type outsideRole struct {
+	name string
+	host string
+	http bool
+}
+
+// narrows reports whether next may refuse a URL that old accepts.
+func narrows(old, next *configEntry) bool {
+	if old.AllowHTTP && !next.AllowHTTP {
+		return true
+	}
+	if len(next.AllowedHosts) == 0 {
+		return false
+	}
+	return !slices.Equal(old.AllowedHosts, next.AllowedHosts)
+}
+
+// outsideList names the first maxListedRoles roles, each with its host,
+// and counts the rest.
+func outsideList(roles []outsideRole) string {
+	parts := make([]string, 0, min(len(roles), maxListedRoles))
+	for _, o := range roles[:min(len(roles), maxListedRoles)] {
+		if o.http {
+			parts = append(parts, fmt.Sprintf("%s (%s, plain http)", o.name, o.host))
+		} else {
+			parts = append(parts, fmt.Sprintf("%s (%s)", o.name, o.host))
+		}
+	}
+	text := strings.Join(parts, ", ")
+	if rest := len(roles) - len(parts); rest > 0 {
+		text += fmt.Sprintf(" and %d more", rest)
+	}
+	return text
+}
+
+func rolesCount(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }
 
 // rejectUnknownFields turns fields the path does not take into an input

@@ -253,14 +253,6 @@ func (b *backend) roleExists(ctx context.Context, req *logical.Request, d *frame
 	return r != nil, err
 }
 
-func (b *backend) pathRoleList(ctx context.Context, req *logical.Request, _ *framework.FieldData) (*logical.Response, error) {
-	names, err := req.Storage.List(ctx, roleStoragePrefix)
-	if err != nil {
-		return nil, fmt.Errorf("listing roles: %w", err)
-	}
-	return logical.ListResponse(names), nil
-}
-
 func (b *backend) pathRoleRead(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
 	name := d.Get("name").(string)
 	r, err := getRole(ctx, req.Storage, name)

@@ -142,7 +142,7 @@ func TestHostPolicyRefusalDoesNotTryThePendingSecret(t *testing.T) {
 	if err := putRole(context.Background(), h.storage, "c", r); err != nil {
 		t.Fatal(err)
 	}
-	h.ok(logical.UpdateOperation, "config", map[string]any{"allowed_hosts": "other.example.com"})
+	h.ok(logical.UpdateOperation, "config", map[string]any{"allowed_hosts": "other.example.com", "force": true})
 	countingCalls.Store(0)
 	h.badRequest(logical.ReadOperation, "token/c", nil, "base_url", "allowed_hosts")
 	if n := countingCalls.Load(); n != 1 {

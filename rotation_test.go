@@ -271,7 +271,7 @@ func TestRotationRefusalsAreClear400s(t *testing.T) {
 	h.badRequest(logical.UpdateOperation, "roles/p", map[string]any{"password_policy": "x"}, "password_policy does not apply to vendor privx")
 	h.ok(logical.UpdateOperation, "roles/p", map[string]any{"rotation_role": "nobody"})
 	h.badRequest(logical.UpdateOperation, "rotate-role/p", nil, `rotation_role names role "nobody", which does not exist`)
-	h.badRequest(logical.UpdateOperation, "rotate-role/missing", nil, `"missing" names no role`)
+	h.statusIs(logical.UpdateOperation, "rotate-role/missing", nil, 404, `role "missing" does not exist at vendor/roles/missing`)
 
 	// An admin role of another vendor, or at another address, is refused:
 	// its token would go where it does not belong.

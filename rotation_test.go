@@ -295,7 +295,7 @@ func TestPasswordPolicyChoosesTheNewSecret(t *testing.T) {
 	h.sys.SetPasswordPolicy("pam", func() (string, error) { return made, nil })
 	h.sys.SetPasswordPolicy("too-long", func() (string, error) { return strings.Repeat("Ab1", 14), nil })
 
-	h.badRequest(logical.UpdateOperation, "roles/r", map[string]any{"password_policy": "nope"}, "password_policy", `"nope" could not make a password`)
+	h.badRequest(logical.UpdateOperation, "roles/r", map[string]any{"password_policy": "nope"}, "password_policy", `"nope" cannot generate a password`)
 	h.badRequest(logical.UpdateOperation, "roles/r", map[string]any{"password_policy": "too-long"}, "password_policy", "makes 42-character passwords; cyberark-pam takes 8 to 39")
 	h.ok(logical.UpdateOperation, "roles/r", map[string]any{"password_policy": "pam"})
 	h.ok(logical.UpdateOperation, "rotate-role/r", nil)

@@ -227,6 +227,11 @@ func (h *harness) do(op logical.Operation, path string, data map[string]any) (*l
 	if resp != nil {
 		raw, _ := json.Marshal(resp)
 		h.seen = append(h.seen, string(raw))
+		if code, msg, ok := rawError(resp); ok && code >= 500 {
+			// A 5xx answer is an error to its caller, as a Go error
+			// (Vault's 500) is: tests of failures see both alike.
+			return nil, &gatewayError{code: code, msg: msg}
+		}
 	}
 	if err != nil {
 		h.seen = append(h.seen, err.Error())
@@ -386,9 +391,9 @@ func TestRoleCRUDAndPartialUpdate(t *testing.T) {
 		t.Fatalf("list %v", list)
 	}
 	h.ok(logical.DeleteOperation, "roles/p", nil)
-	// Issue 14: a missing role reads as the one 404, not an empty answer.
+	// Issue 14: a missing role is the one 404 on read and on token read.
 	h.missingRole404(logical.ReadOperation, "p", nil)
-	h.badRequest(logical.ReadOperation, "token/p", nil, `role "p" does not exist`)
+	h.statusIs(logical.ReadOperation, "token/p", nil, 404, `role "p" does not exist at vendor/roles/p; list the roles with: vault list vendor/roles`)
 }
 
 func TestTokensAreCachedAndRefreshedInsideRefreshBefore(t *testing.T) {
@@ -594,20 +599,20 @@ func TestVendorFailures(t *testing.T) {
 	// A 5xx with nothing cached is an error (a 5xx), naming vendor and class.
 	srv.Inject("token", vendortest.Fault{Status: 503, Body: `{"error":"temporarily_unavailable","error_description":"maintenance"}`})
 	_, err := h.do(logical.ReadOperation, "token/c", nil)
-	if err == nil || !strings.Contains(err.Error(), "cyral token request failed (5xx)") || !strings.Contains(err.Error(), "maintenance") {
+	if err == nil || !strings.Contains(err.Error(), "HTTP 502: cyral token request to ") || !strings.Contains(err.Error(), "answered HTTP 503 (a server error)") || !strings.Contains(err.Error(), "maintenance") {
 		t.Fatalf("5xx: %v", err)
 	}
 	// A logon answered with a 5xx is held back for a second (the vendor
 	// may have counted it as a failed logon).
 	h.clock.Add(unavailableMin)
 	srv.Inject("token", vendortest.Fault{Body: `{"access_token":`})
-	if _, err := h.do(logical.ReadOperation, "token/c", nil); err == nil || !strings.Contains(err.Error(), "bad response") {
+	if _, err := h.do(logical.ReadOperation, "token/c", nil); err == nil || !strings.Contains(err.Error(), "could not be used") {
 		t.Fatalf("truncated JSON: %v", err)
 	}
 	// Past the role's backoff after that second failure.
 	h.clock.Add(2 * mintBackoffMin)
 	srv.Inject("token", vendortest.Fault{Status: 429, RetryAfter: "30"})
-	if _, err := h.do(logical.ReadOperation, "token/c", nil); err == nil || !strings.Contains(err.Error(), "(429)") || !strings.Contains(err.Error(), "retry after 30s") {
+	if _, err := h.do(logical.ReadOperation, "token/c", nil); err == nil || !strings.Contains(err.Error(), "HTTP 429 (too many requests)") || !strings.Contains(err.Error(), "retry after 30s") {
 		t.Fatalf("429: %v", err)
 	}
 
@@ -631,7 +636,7 @@ func TestVendorFailures(t *testing.T) {
 		t.Fatalf("stale token countdown %v", resp.Data)
 	}
 	h.clock.Add(60 * time.Second) // expired
-	if _, err := h.do(logical.ReadOperation, "token/c", nil); err == nil || !strings.Contains(err.Error(), "(5xx)") {
+	if _, err := h.do(logical.ReadOperation, "token/c", nil); err == nil || !strings.Contains(err.Error(), "(a server error)") {
 		t.Fatalf("after expiry: %v", err)
 	}
 	srv.ClearFaults()

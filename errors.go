@@ -1,6 +1,7 @@
 package vendor
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -43,17 +44,60 @@ func vendorRefused(err error) bool { return errors.Is(err, client.ErrRefused) }
 func callersFault(err error) bool { return rejected(err) || isHeld(err) }
 
 // errorResponse is the one mapping from an error to what Vault answers:
-// a 400 that says what to fix for the caller's faults, the error itself
-// (a 5xx) for anything else. Never both.
+// a 404 for a missing role, a 400 that says what to fix for the caller's
+// faults, a 502 (504 for a timeout) for a vendor that could not be
+// reached or answered unusably, the error itself (a 500) for anything
+// else. Never both.
 func errorResponse(err error) (*logical.Response, error) {
 	var nr *noRoleError
 	if errors.As(err, &nr) {
-		return logical.RespondWithStatusCode(logical.ErrorResponse(nr.Error()), nil, http.StatusNotFound)
+		return statusResponse(http.StatusNotFound, nr.Error()), nil
 	}
 	if callersFault(err) {
 		return logical.ErrorResponse(err.Error()), nil
 	}
+	if code := gatewayStatus(err); code != 0 {
+		return statusResponse(code, err.Error()), nil
+	}
 	return nil, err
+}
+
+// gatewayStatus is the status for a vendor failure, or 0 for another
+// error. Vault stands between the caller and the vendor, so the vendor's
+// trouble is a gateway's: 504 when it did not answer in time, else 502.
+// A vendor's 429 and 503 are not passed on as such: from Vault, a 429
+// means Vault's own rate-limit quota and a 503 a sealed or standby node,
+// which would send the operator to the wrong place.
+func gatewayStatus(err error) int {
+	var ue *client.UnavailableError
+	if !errors.As(err, &ue) {
+		return 0
+	}
+	if ue.Class == client.ClassTimeout {
+		return http.StatusGatewayTimeout
+	}
+	return http.StatusBadGateway
+}
+
+// statusResponse is an error answer with a status other than 400, which
+// Vault writes as the raw body given. Its API client and CLI read an
+// error's text from "errors" (logical.RespondWithStatusCode would put it
+// in data.error, which prints as an empty error list). The body holds no
+// data on purpose: for a 404 on a read, Vault's API client returns a body
+// with data as if it were the secret, so a Vault Agent template or a
+// script reading token/<missing> would get an "error" row instead of no
+// secret. Without data, a read's 404 is "no value" to them, and HTTP
+// callers get the message.
+func statusResponse(code int, msg string) *logical.Response {
+	body, err := json.Marshal(map[string]any{"errors": []string{msg}})
+	if err != nil {
+		body = []byte(`{"errors":["the error could not be encoded"]}`)
+	}
+	return &logical.Response{Data: map[string]any{
+		logical.HTTPContentType: "application/json",
+		logical.HTTPStatusCode:  code,
+		logical.HTTPRawBody:     string(body), // a string, as Vault's own raw error answers: audit HMACs it
+	}}
 }
 
 // noRoleError is the one answer, a 404, for a role named in a request

@@ -4,9 +4,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
+	"unicode"
 
+	"github.com/hashicorp/go-secure-stdlib/parseutil"
 	"github.com/hashicorp/vault/sdk/framework"
 	"github.com/hashicorp/vault/sdk/logical"
 )
@@ -17,6 +21,9 @@ type inputRoute struct {
 	re        *regexp.Regexp
 	sensitive []string
 	schema    map[string]*framework.FieldSchema
+	// ops are the operations the path takes; another operation is left to
+	// the framework (and HandleRequest), which say what the path takes.
+	ops map[logical.Operation]bool
 }
 
 // inputRoutes lists the paths in the framework's order: the first match is
@@ -31,7 +38,20 @@ func inputRoutes(paths []*framework.Path) []inputRoute {
 		if !strings.HasSuffix(pattern, "$") {
 			pattern += "$"
 		}
-		r := inputRoute{re: regexp.MustCompile(pattern), schema: p.Fields}
+		r := inputRoute{re: regexp.MustCompile(pattern), schema: p.Fields, ops: map[logical.Operation]bool{}}
+		for op, h := range p.Operations {
+			// An unpublished operation only refuses the request (roles/
+			// without a name): its own answer says more than a field list.
+			r.ops[op] = !h.Properties().Unpublished
+		}
+		for op := range p.Callbacks {
+			r.ops[op] = true
+		}
+		if r.ops[logical.UpdateOperation] && p.ExistenceCheck != nil {
+			// Vault sends a write to a path with an existence check as a
+			// create when the entry does not exist.
+			r.ops[logical.CreateOperation] = true
+		}
 		for name, f := range p.Fields {
 			if f.DisplayAttrs != nil && f.DisplayAttrs.Sensitive {
 				r.sensitive = append(r.sensitive, name)
@@ -44,31 +64,165 @@ func inputRoutes(paths []*framework.Path) []inputRoute {
 }
 
 // refuseInput says what is wrong with a request the framework must not
-// see: a role name over maxNameLen, or a sensitive field of the wrong type,
-// which the framework's conversion error would quote. Empty means none.
+// see: a role name over maxNameLen, a parameter the path does not take
+// (the framework would only warn, and a typo of min_remaining would pass
+// unnoticed), or a value that does not parse as its field's type, which
+// the framework would answer with its own conversion error (quoting a
+// sensitive value, and naming no accepted form). Empty means none.
 func (b *backend) refuseInput(req *logical.Request) string {
 	for _, prefix := range []string{"roles/", "token/", "rotate-role/"} {
 		if name, ok := strings.CutPrefix(req.Path, prefix); ok && len(name) > maxNameLen {
 			return fmt.Sprintf("name is %d characters long; role names are at most %d characters", len(name), maxNameLen)
 		}
 	}
-	if len(req.Data) == 0 {
+	// The hot token read carries no parameters: nothing below runs for it.
+	if len(req.Data) == 0 || req.Operation == logical.HelpOperation {
 		return ""
 	}
-	for _, r := range b.inputRoutes {
-		if !r.re.MatchString(req.Path) {
+	for i := range b.inputRoutes {
+		if r := &b.inputRoutes[i]; r.re.MatchString(req.Path) {
+			if !r.ops[req.Operation] {
+				return ""
+			}
+			return r.refuse(req.Data)
+		}
+	}
+	return ""
+}
+
+// maxUnknownNamed caps the unknown parameters a message lists.
+const maxUnknownNamed = 20
+
+// refuse checks data against the route's schema: every key a field of
+// it, every value of its field's type. The path's captured segments (the
+// role name) come from the path, not from data.
+func (r *inputRoute) refuse(data map[string]any) string {
+	keys := make([]string, 0, len(data))
+	var unknown []string
+	for k := range data {
+		if _, ok := r.schema[k]; ok {
+			keys = append(keys, k)
+		} else {
+			unknown = append(unknown, k)
+		}
+	}
+	if len(unknown) > 0 {
+		return unknownParams(unknown, r.schema)
+	}
+	sort.Strings(keys)
+	for _, name := range keys {
+		v := data[name]
+		if v == nil {
 			continue
 		}
-		for _, name := range r.sensitive {
-			v, ok := req.Data[name]
-			if !ok || v == nil {
-				continue
-			}
-			if !fitsType(v, r.schema[name]) {
-				return fmt.Sprintf("%s must be a %s, not %s; its value is not repeated here", name, r.schema[name].Type, kindOf(v))
+		f := r.schema[name]
+		if msg := badValue(name, v, f, slices.Contains(r.sensitive, name)); msg != "" {
+			return msg
+		}
+	}
+	return ""
+}
+
+// unknownParams names the parameters a path does not take, and the ones
+// it does, so that a misspelt one can be corrected.
+func unknownParams(unknown []string, schema map[string]*framework.FieldSchema) string {
+	sort.Strings(unknown)
+	more := len(unknown) - maxUnknownNamed
+	if more > 0 {
+		unknown = unknown[:maxUnknownNamed]
+	}
+	named := make([]string, len(unknown))
+	for i, k := range unknown {
+		named[i] = clipText(k, 100)
+	}
+	list := strings.Join(named, ", ")
+	if more > 0 {
+		list += fmt.Sprintf(" and %d more", more)
+	}
+	what := "is an unknown field"
+	if len(unknown) > 1 {
+		what = "are unknown fields"
+	}
+	takes := schemaNames(schema)
+	if len(takes) == 0 {
+		return fmt.Sprintf("%s %s; this path takes no fields: leave them out", list, what)
+	}
+	return fmt.Sprintf("%s %s; this path takes: %s (check the spelling)", list, what, strings.Join(takes, ", "))
+}
+
+// Accepted forms of the typed fields, as the framework parses them
+// (parseutil.ParseDurationSecond: integer seconds, a Go duration, or
+// integer days with "d"; mapstructure's weak decoding for the others).
+const (
+	durationForms = "give seconds (86400) or a number with a unit: s, m, h or d (90s, 15m, 24h, 1d)"
+	boolForms     = "give true or false"
+	intForms      = "give a whole number in digits, such as 3"
+)
+
+// badValue says what is wrong with v as a value of field f, or "". A
+// sensitive field's value is never repeated.
+func badValue(name string, v any, f *framework.FieldSchema, sensitive bool) string {
+	if f.Type == framework.TypeCommaStringSlice {
+		if msg := spacedEntry(name, v, sensitive); msg != "" {
+			return msg
+		}
+	}
+	if sensitive && !fitsType(v, f) {
+		return fmt.Sprintf("%s must be a %s, not %s; its value is not repeated here", name, f.Type, kindOf(v))
+	}
+	if sensitive || parses(v, f) {
+		return ""
+	}
+	// A string is quoted (cut short); any other value is named by kind.
+	shown := "given as " + kindOf(v)
+	if s, ok := v.(string); ok {
+		shown = strconv.Quote(clipText(s, 100))
+	}
+	switch f.Type {
+	case framework.TypeDurationSecond, framework.TypeSignedDurationSecond:
+		if d, err := parseutil.ParseDurationSecond(v); err == nil && d < 0 {
+			return fmt.Sprintf("%s %s is negative: give 0 or more; %s", name, durText(d), durationForms)
+		}
+		return fmt.Sprintf("%s %s is not a duration: %s", name, shown, durationForms)
+	case framework.TypeBool:
+		return fmt.Sprintf("%s %s is not true or false: %s", name, shown, boolForms)
+	case framework.TypeInt, framework.TypeInt64:
+		return fmt.Sprintf("%s %s is not a whole number: %s", name, shown, intForms)
+	case framework.TypeCommaStringSlice:
+		return fmt.Sprintf("%s %s is not a list: give comma-separated values, such as %s=a,b", name, shown, name)
+	case framework.TypeKVPairs:
+		return fmt.Sprintf("%s %s is not a set of key=value pairs: give them as %s=key1=value1,key2=value2 or a JSON object of strings", name, shown, name)
+	}
+	return fmt.Sprintf("%s must be a %s, not %s", name, f.Type, kindOf(v))
+}
+
+// spacedEntry refuses a list entry with a space inside it: every list
+// field here (hosts, scopes, role names) takes entries without spaces, so
+// "read write" is a list written with the wrong separator.
+func spacedEntry(name string, v any, sensitive bool) string {
+	var entries []string
+	switch x := v.(type) {
+	case string:
+		entries = strings.Split(x, ",")
+	case []string:
+		entries = x
+	case []any:
+		for _, e := range x {
+			if s, ok := e.(string); ok {
+				entries = append(entries, s)
 			}
 		}
-		return ""
+	}
+	for _, e := range entries {
+		e = strings.TrimSpace(e)
+		if strings.IndexFunc(e, unicode.IsSpace) < 0 {
+			continue
+		}
+		if sensitive {
+			return fmt.Sprintf("%s has an entry with a space in it; %s is comma-separated: give %s=a,b", name, name, name)
+		}
+		return fmt.Sprintf("%s entry %s has a space in it; %s is comma-separated: give %s=%s", name,
+			strconv.Quote(clipText(e, 100)), name, name, clipText(strings.Join(strings.Fields(e), ","), 100))
 	}
 	return ""
 }
@@ -82,6 +236,11 @@ func fitsType(v any, f *framework.FieldSchema) bool {
 		_, ok := v.(string)
 		return ok
 	}
+	return parses(v, f)
+}
+
+// parses reports whether the framework can convert v to the field's type.
+func parses(v any, f *framework.FieldSchema) bool {
 	fd := &framework.FieldData{Raw: map[string]any{"f": v}, Schema: map[string]*framework.FieldSchema{"f": f}}
 	return fd.Validate() == nil
 }

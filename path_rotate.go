@@ -2,6 +2,7 @@ package vendor
 
 import (
 	"context"
+	"errors"
 
 	"github.com/hashicorp/vault/sdk/framework"
 	"github.com/hashicorp/vault/sdk/logical"
@@ -52,6 +53,10 @@ working meanwhile. Set rotation_period on the role to rotate on a schedule.
 func (b *backend) pathRotateWrite(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
 	name := d.Get("name").(string)
 	rt, err := b.rotateRole(ctx, req.Storage, name, triggerManual)
+	var nr *noRoleError
+	if errors.As(err, &nr) {
+		return roleNotFound(req, nr.name)
+	}
 	if err != nil {
 		return errorResponse(err)
 	}

@@ -106,7 +106,7 @@ func (b *backend) pathTokenRead(ctx context.Context, req *logical.Request, d *fr
 		return errorResponse(err)
 	}
 	if st == nil {
-		return logical.ErrorResponse("role %q does not exist; list roles with: vault list <mount>/roles", name), nil
+		return roleNotFound(req, name)
 	}
 	tok, source, warning, err := b.token(ctx, st, minRemaining)
 	b.metrics.tokenRead(st.role.Vendor, source)

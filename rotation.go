@@ -219,7 +219,7 @@ func (b *backend) rotateRole(ctx context.Context, s logical.Storage, name, trigg
 		return nil, errNotDue
 	}
 	if role == nil {
-		return nil, &inputError{Field: "name", Msg: fmt.Sprintf("%q names no role; list roles with: vault list <mount>/roles", name)}
+		return nil, &noRoleError{name: name} // the path's handler knows the mount
 	}
 	if trigger == triggerScheduled && (role.RotationPeriod <= 0 || b.now().Before(role.dueAt())) {
 		// Rotated (or changed) while this run waited for the lock.

@@ -18,11 +18,17 @@ func (b *backend) newSecret(ctx context.Context, role *roleEntry, rules client.S
 	}
 	s, err := b.System().GeneratePasswordFromPolicy(ctx, role.PasswordPolicy)
 	if err != nil {
-		return "", &inputError{Field: "password_policy", Msg: fmt.Sprintf("%q could not make a password: %v", role.PasswordPolicy, err)}
+		// Vault's own text is a gRPC status ("rpc error: code = Internal
+		// desc = failed to generate password") that says neither why nor
+		// what to do; missing and broken policies look alike in it.
+		return "", &inputError{Field: "password_policy", Msg: fmt.Sprintf(
+			"%q cannot generate a password in this Vault (the policy does not exist, or Vault cannot generate with it); create it with: vault write sys/policies/password/%s policy=@policy.hcl, and test it with: vault read sys/policies/password/%s/generate",
+			role.PasswordPolicy, role.PasswordPolicy, role.PasswordPolicy)}
 	}
 	if n := len(s); n < rules.MinLen || (rules.MaxLen > 0 && n > rules.MaxLen) {
 		return "", &inputError{Field: "password_policy", Msg: fmt.Sprintf(
-			"%q makes %d-character passwords; %s takes %d to %d", role.PasswordPolicy, n, role.Vendor, rules.MinLen, rules.MaxLen)}
+			"%q makes %d-character passwords; %s takes %d to %d: set the policy's length within that (vault write sys/policies/password/%s policy=@policy.hcl)",
+			role.PasswordPolicy, n, role.Vendor, rules.MinLen, rules.MaxLen, role.PasswordPolicy)}
 	}
 	return s, nil
 }

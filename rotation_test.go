@@ -274,7 +274,7 @@ func TestRotationRefusalsAreClear400s(t *testing.T) {
 	h.badRequest(logical.UpdateOperation, "roles/p", map[string]any{"rotation_role": "nobody"}, `rotation_role names role "nobody", which does not exist`)
 	h.editStoredRole("p", func(r *roleEntry) { r.RotationRole = "nobody" })
 	h.badRequest(logical.UpdateOperation, "rotate-role/p", nil, `rotation_role names role "nobody", which does not exist`)
-	h.badRequest(logical.UpdateOperation, "rotate-role/missing", nil, `"missing" names no role`)
+	h.statusIs(logical.UpdateOperation, "rotate-role/missing", nil, 404, `role "missing" does not exist at vendor/roles/missing`)
 
 	// An admin role of another vendor, or at another address, is refused:
 	// its token would go where it does not belong.
@@ -300,7 +300,7 @@ func TestPasswordPolicyChoosesTheNewSecret(t *testing.T) {
 	h.sys.SetPasswordPolicy("pam", func() (string, error) { return made, nil })
 	h.sys.SetPasswordPolicy("too-long", func() (string, error) { return strings.Repeat("Ab1", 14), nil })
 
-	h.badRequest(logical.UpdateOperation, "roles/r", map[string]any{"password_policy": "nope"}, "password_policy", `"nope" could not make a password`)
+	h.badRequest(logical.UpdateOperation, "roles/r", map[string]any{"password_policy": "nope"}, "password_policy", `"nope" cannot generate a password`)
 	h.badRequest(logical.UpdateOperation, "roles/r", map[string]any{"password_policy": "too-long"}, "password_policy", "makes 42-character passwords; cyberark-pam takes 8 to 39")
 	h.ok(logical.UpdateOperation, "roles/r", map[string]any{"password_policy": "pam"})
 	h.ok(logical.UpdateOperation, "rotate-role/r", nil)

@@ -125,7 +125,7 @@ func TestExpiresInZeroIsNeverCachedNorAdvertisedAsAlive(t *testing.T) {
 	h.b.dropRole("c")
 	for _, v := range []string{`"NaN"`, `"Inf"`, `"abc"`, `-3`} {
 		srv.Inject("token", vendortest.Fault{ReplySet: map[string]json.RawMessage{"expires_in": json.RawMessage(v)}})
-		if _, err := h.do(logical.ReadOperation, "token/c", nil); err == nil || !strings.Contains(err.Error(), "bad response") {
+		if _, err := h.do(logical.ReadOperation, "token/c", nil); err == nil || !strings.Contains(err.Error(), "could not be used") {
 			t.Fatalf("expires_in %s: %v", v, err)
 		}
 	}

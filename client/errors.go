@@ -75,23 +75,121 @@ type UnavailableError struct {
 	Vendor string
 	Op     string
 	Class  string
+	// Host is the host (and port, when the URL gives one) that was called;
+	// empty when the failure came after the call, from the reply's content.
+	Host string
+	// Path is the URL path called (never its query, which can hold a key).
+	Path   string
 	Status int    // HTTP status, when there was one
-	Detail string // vendor message or transport error text, secrets removed
+	Detail string // vendor message or a plain description of the transport failure, secrets removed
 	// RetryAfter is how long the vendor asked callers to wait (its
 	// Retry-After header on a 429 or 5xx), 0 if it asked nothing.
 	RetryAfter time.Duration
+	// Timeout is the per-attempt timeout in force, for a timeout's text.
+	Timeout time.Duration
 }
 
+// Error says, in plain words, which call failed, how, and what to check.
 func (e *UnavailableError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s %s request failed (%s)", e.Vendor, e.Op, e.Class)
-	if e.Status != 0 {
-		fmt.Fprintf(&b, ": HTTP %d", e.Status)
+	fmt.Fprintf(&b, "%s %s request", e.Vendor, e.Op)
+	if e.Host != "" {
+		fmt.Fprintf(&b, " to %s%s", e.Host, e.Path)
 	}
-	if e.Detail != "" {
-		b.WriteString(": " + e.Detail)
+	b.WriteString(" failed: ")
+	b.WriteString(e.what())
+	if fix := e.check(); fix != "" {
+		b.WriteString("; " + fix)
 	}
 	return b.String()
+}
+
+// what is the failure in plain words.
+func (e *UnavailableError) what() string {
+	with := func(s string) string {
+		if e.Detail != "" {
+			return s + ": " + e.Detail
+		}
+		return s
+	}
+	switch e.Class {
+	case ClassTimeout:
+		if e.Status != 0 {
+			return with(fmt.Sprintf("the vendor answered HTTP %d (it timed out)", e.Status))
+		}
+		if e.Timeout > 0 {
+			return fmt.Sprintf("timed out after %s without an answer", shortDur(e.Timeout))
+		}
+		return "timed out without an answer"
+	case ClassRefused:
+		return "connection refused: nothing accepts connections at that host and port"
+	case ClassNetwork, ClassTLS, ClassBlocked:
+		if e.Detail == "" {
+			return e.Class
+		}
+		return e.Detail
+	case ClassServer:
+		return with(fmt.Sprintf("the vendor answered HTTP %d (a server error)", e.Status))
+	case ClassRateLimited:
+		return with(fmt.Sprintf("the vendor answered HTTP %d (too many requests)", e.Status))
+	case ClassBadResponse:
+		if e.Status != 0 {
+			return with(fmt.Sprintf("the vendor's answer (HTTP %d) could not be used", e.Status))
+		}
+		return with("the vendor's answer could not be used")
+	}
+	if e.Status != 0 {
+		return with(fmt.Sprintf("%s: HTTP %d", e.Class, e.Status))
+	}
+	return with(e.Class)
+}
+
+// check says what the operator should look at.
+func (e *UnavailableError) check() string {
+	addr := "the role's " + addressFieldOf(e.Vendor)
+	switch e.Class {
+	case ClassTimeout:
+		if e.Status != 0 {
+			return "the vendor is slow or failing; retry later"
+		}
+		return "check " + addr + ", that the Vault node can reach that host (firewall, proxy), or raise request_timeout in the mount's config"
+	case ClassRefused:
+		return "check the host and port in " + addr + " and that the vendor's service is up"
+	case ClassNetwork:
+		return "check " + addr + ", and DNS, firewall and proxy settings on the Vault node"
+	case ClassTLS:
+		switch {
+		case strings.Contains(e.Detail, "not trusted"):
+			return "set the role's ca_cert to the CA that issued the vendor's certificate, or check that " + addr + " names the vendor, not a proxy"
+		case strings.Contains(e.Detail, "not valid for"):
+			return "write in " + addr + " the host name the certificate was issued for"
+		}
+		return "check " + addr + " (https to a TLS port) and the role's ca_cert"
+	case ClassServer:
+		return "the vendor's service is failing: retry later, or check the vendor's status"
+	case ClassRateLimited:
+		return "wait before retrying; the account's calls are over the vendor's rate limit"
+	case ClassBadResponse:
+		return "check that " + addr + " is the vendor's API address, not a web page or a proxy"
+	}
+	return ""
+}
+
+// addressFieldOf names the role field a vendor's address comes from.
+func addressFieldOf(vendor string) string {
+	if v, ok := Lookup(vendor); ok {
+		return AddressField(v).Name
+	}
+	return FieldBaseURL
+}
+
+// shortDur writes d as an operator would type it (10s, 1m30s, 2m).
+func shortDur(d time.Duration) string {
+	s := d.Round(time.Second).String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	return s
 }
 
 // Vendor text is quoted only from the error fields vendorMessage names, each

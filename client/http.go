@@ -248,12 +248,13 @@ func (h *HTTP) do(ctx context.Context, r request) ([]byte, error) {
 		// travel: a vendor may echo the header.
 		r.secrets = append(r.secrets[:len(r.secrets):len(r.secrets)], credentialOf(auth))
 	}
-	unavailable := func(class string, status int, detail string) error {
-		return &UnavailableError{Vendor: r.vendor, Op: r.op, Class: class, Status: status, Detail: redact(detail, r.secrets)}
-	}
 	u, err := url.Parse(r.url)
 	if err != nil {
 		return nil, invalid(FieldBaseURL, "is not a valid URL")
+	}
+	unavailable := func(class string, status int, detail string) error {
+		return &UnavailableError{Vendor: r.vendor, Op: r.op, Class: class, Host: u.Host, Path: redact(clip(u.Path, 200), r.secrets), Status: status,
+			Detail: redact(detail, r.secrets), Timeout: h.opts.Timeout}
 	}
 	if u.RawQuery != "" {
 		// Kept out of errors: a token_url's query can hold a key, whole or
@@ -401,26 +402,63 @@ func withoutQuery(err error) string {
 	return detail
 }
 
-// classifyNetError names the failure class of a transport error.
+// classifyNetError names the failure class of a transport error and
+// describes it in plain words: Go's own text ("Post ...: dial tcp ...")
+// says little to an operator and quotes the URL.
 func classifyNetError(err error) (string, string) {
-	detail := withoutQuery(err)
 	var ne net.Error
-	var ce *tls.CertificateVerificationError
+	var de *net.DNSError
 	var ue x509.UnknownAuthorityError
 	var he x509.HostnameError
+	var ie x509.CertificateInvalidError
+	var rh tls.RecordHeaderError
 	var be *BlockedAddressError
 	switch {
 	case errors.As(err, &be):
-		return ClassBlocked, detail
+		return ClassBlocked, be.Error()
+	case errors.As(err, &de) && de.IsNotFound:
+		return ClassNetwork, fmt.Sprintf("host name %s not found (DNS)", strconv.Quote(de.Name))
 	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
-		return ClassTimeout, detail
+		return ClassTimeout, ""
+	case errors.As(err, &de):
+		return ClassNetwork, "DNS lookup failed: " + de.Err
 	case errors.Is(err, syscall.ECONNREFUSED):
-		return ClassRefused, detail
-	case errors.As(err, &ce), errors.As(err, &ue), errors.As(err, &he),
-		strings.Contains(detail, "x509:"), strings.Contains(detail, "tls:"):
-		return ClassTLS, detail + " (set the role's ca_cert to the vendor's CA)"
+		return ClassRefused, ""
+	case errors.As(err, &ue):
+		return ClassTLS, "TLS certificate not trusted (signed by an authority this role does not trust)"
+	case errors.As(err, &he):
+		return ClassTLS, "TLS certificate not valid for " + strconv.Quote(he.Host) + " (it was issued for another name)"
+	case errors.As(err, &ie) && ie.Reason == x509.Expired:
+		return ClassTLS, "TLS certificate expired or not yet valid"
+	case errors.As(err, &ie):
+		return ClassTLS, "TLS certificate not accepted: " + innermost(err)
+	case errors.As(err, &rh):
+		return ClassTLS, "the server did not answer in TLS (an http server on that port?)"
+	case errors.Is(err, syscall.ECONNRESET):
+		return ClassNetwork, "connection reset (by the vendor or a proxy between)"
+	case errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH):
+		return ClassNetwork, "no route to the host"
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return ClassNetwork, "the connection closed before an answer"
 	}
-	return ClassNetwork, detail
+	var ce *tls.CertificateVerificationError
+	if detail := innermost(err); errors.As(err, &ce) || strings.Contains(detail, "x509:") || strings.Contains(detail, "tls:") {
+		return ClassTLS, "TLS handshake failed: " + detail
+	}
+	return ClassNetwork, "network error: " + innermost(err)
+}
+
+// innermost is the text of the deepest error err wraps, which holds the
+// cause without the request line Go's HTTP client puts in front of it.
+func innermost(err error) string {
+	for {
+		next := errors.Unwrap(err)
+		if next == nil {
+			break
+		}
+		err = next
+	}
+	return clip(withoutQuery(err), 200)
 }
 
 // postForm sends an application/x-www-form-urlencoded body.

@@ -451,7 +451,7 @@ func TestTokenTTLCapAndMinRemaining(t *testing.T) {
 	if fresh["access_token"] == data["access_token"] || intOf(t, fresh["expires_in"]) < 400 || srv.Calls("token") != 2 {
 		t.Fatalf("min_remaining not honoured: %v (calls %d)", fresh, srv.Calls("token"))
 	}
-	h.badRequest(logical.ReadOperation, "token/a", map[string]any{"min_remaining": "1h"}, "min_remaining", "cannot be met", "10m0s")
+	h.badRequest(logical.ReadOperation, "token/a", map[string]any{"min_remaining": "1h"}, "min_remaining", "cannot be met", "live 10m ")
 	h.badRequest(logical.ReadOperation, "token/a", map[string]any{"min_remaining": "soon"}, "min_remaining")
 }
 

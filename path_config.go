@@ -212,7 +212,7 @@ func (b *backend) pathConfigWrite(ctx context.Context, req *logical.Request, d *
 		// Compared as seconds, so that no value can wrap into range.
 		secs := v.(int)
 		if secs < 1 || secs > int(maxRequestTimeout/time.Second) {
-			return errorResponse(fieldErr("request_timeout", "must be between 1s and %s", maxRequestTimeout))
+			return errorResponse(fieldErr("request_timeout", "must be between 1s and %s; give seconds or a duration such as 30s", durText(maxRequestTimeout)))
 		}
 		c.RequestTimeout = time.Duration(secs) * time.Second
 	}

@@ -192,7 +192,7 @@ func (b *backend) token(ctx context.Context, st *roleState, minRemaining time.Du
 		}
 		// A token minted for a less demanding caller; ask again.
 	}
-	return nil, srcError, "", fmt.Errorf("role %q: no token with %s left could be had", st.name, minRemaining)
+	return nil, srcError, "", fmt.Errorf("role %q: no token with %s left could be had", st.name, durText(minRemaining))
 }
 
 // staleWarning tells the reader of a cached token that the last mint failed.
@@ -261,7 +261,7 @@ func unreachable(st *roleState, minRemaining, life time.Duration, fromCap bool) 
 	}
 	return &inputError{Field: "min_remaining", Msg: fmt.Sprintf(
 		"of %s cannot be met: %s tokens for this role live %s%s and are replaced when %s is left, so ask for at most %s",
-		minRemaining, st.role.Vendor, life, source, st.role.refreshBefore(life), st.role.reach(life))}
+		durText(minRemaining), st.role.Vendor, durText(life), source, durText(st.role.refreshBefore(life)), durText(st.role.reach(life)))}
 }
 
 // mint calls the vendor and caches the token.
@@ -287,7 +287,7 @@ func (b *backend) mint(ctx context.Context, st *roleState) (*cachedToken, error)
 		return t, nil
 	}
 	b.keep(st, t)
-	b.Logger().Debug("token minted", "role", st.name, "vendor", st.role.Vendor, "lifetime", life.String())
+	b.Logger().Debug("token minted", "role", st.name, "vendor", st.role.Vendor, "lifetime", durText(life))
 	return t, nil
 }
 

@@ -304,7 +304,7 @@ func intOf(t *testing.T, v any) int64 {
 	return n
 }
 
-var tokenFields = []string{"access_token", "token_type", "authorization", "expires_at", "expires_in", "ttl", "rotation_period", "vendor"}
+var tokenFields = []string{"access_token", "token_type", "authorization", "expires_at", "expires_in", "ttl", "lifetime", "rotation_period", "vendor"}
 
 func TestEveryVendorMintsThroughTheBackend(t *testing.T) {
 	for _, vendor := range vendortest.Vendors() {

@@ -265,11 +265,7 @@ func (b *backend) pathRoleRead(ctx context.Context, req *logical.Request, d *fra
 	if err != nil || r == nil {
 		return nil, err
 	}
-	data := roleData(r)
-	for k, v := range b.roleHealth(d.Get("name").(string)) {
-		data[k] = v
-	}
-	return &logical.Response{Data: data}, nil
+	return b.roleReadResponse(req, d.Get("name").(string), r), nil
 }
 
 func formatTime(t time.Time) string {

@@ -129,6 +129,7 @@ func tokenData(t *cachedToken, vendor string, now time.Time) map[string]any {
 		"expires_at":      t.expiresAt.UTC().Format(time.RFC3339),
 		"expires_in":      int64(t.expiresAt.Sub(now) / time.Second),
 		"ttl":             int64(ttl / time.Second),
+		"lifetime":        int64(t.lifetime / time.Second),
 		"rotation_period": int64(t.lifetime / time.Second),
 		"vendor":          vendor,
 	}

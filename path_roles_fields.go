@@ -163,7 +163,7 @@ func roleSchema() map[string]*framework.FieldSchema {
 		"verify":                 {Type: framework.TypeBool, Default: false},
 	}
 	for name, f := range fields {
-		f.Description = roleFieldHelp[name]
+		f.Description = roleFieldHelp[name] + commonApplies(name)
 	}
 	fields["client_id"].Description += withNotes(notes("client_id"))
 	for name, d := range declarations() {

@@ -48,7 +48,7 @@ func pathToken(b *backend) []*framework.Path {
 			OperationSuffix: "token",
 		},
 		Fields: map[string]*framework.FieldSchema{
-			"name": {Type: framework.TypeString, Required: true, Description: "Name of the role."},
+			"name": {Type: framework.TypeString, Required: true, Description: "Name of the role; a missing role is a 404."},
 			"min_remaining": {
 				Type:        framework.TypeDurationSecond,
 				Description: "The caller needs at least this much life left in the token (seconds or a duration such as 5m). A cached token with less is replaced by a fresh one. At most the token lifetime less refresh_before may be asked for; more is refused without a vendor call once the lifetime is known.",
@@ -66,7 +66,7 @@ func pathToken(b *backend) []*framework.Path {
 }
 
 const tokenHelp = `
-Returns a bearer token minted with the role's credentials:
+Returns a bearer token minted with the role's credentials (every vendor):
 
   access_token     the token
   token_type       Bearer, or session for tokens sent as-is
@@ -74,8 +74,16 @@ Returns a bearer token minted with the role's credentials:
   expires_at       RFC 3339 expiry
   expires_in       whole seconds of life left
   ttl              seconds until Vault will hand out a fresh token
-  rotation_period  the token's lifetime in seconds
+  lifetime         the token's lifetime in seconds
+  rotation_period  the same value as lifetime
   vendor           the role's vendor
+
+rotation_period is there for Vault Agent: the data has no lease, and Agent
+treats unleased data that carries ttl and rotation_period as a rotating
+secret, rendering it again at ttl+1 seconds, when this path has a fresh
+token ready. It is the token's lifetime, not the role's rotation_period
+(the schedule of the role's secret); lifetime says the same under a name
+that means it.
 
 Tokens are cached per role and handed out until refresh_before of their
 life is left (ttl counts down to that point). A token that was read is
@@ -87,6 +95,13 @@ replaced until it is read again. Past its ttl, a token that still meets
 min_remaining is returned at once while a mint runs behind it. Only a read
 that finds no usable token waits, sharing one mint with every other such
 reader.
+
+A read is refused with a 400 when it carries a parameter other than
+min_remaining, when min_remaining is not a duration or asks for more than
+the role's tokens can have (their lifetime less refresh_before; no vendor
+call is made once that is known), and when the vendor refuses the
+credentials. A role that does not exist is a 404. A vendor that cannot be
+reached is a 502, or a 504 when it timed out.
 
 After a failed mint the vendor is not called again for the role before a
 backoff (1 s doubling to 5 min, and at least any Retry-After the vendor

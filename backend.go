@@ -24,16 +24,8 @@ import (
 // Version is the plugin's version, set at build time through -ldflags.
 var Version = "v0.0.0-dev"
 
-const backendHelp = `
-The vendor secrets engine stores the API client credentials that security
-vendors (see vendor in path-help roles/<name> for the list, and any OAuth
-2.0 server) issue to integrations, and hands out short-lived bearer
-tokens minted with them. Applications read vendor/token/<role> and never see
-the long-lived secret.
-
-Configure mount-wide policy at "config", store credentials under
-"roles/<name>", and read tokens from "token/<name>".
-`
+// backendHelp is the mount's path-help, written from the vendors' declarations (help.go).
+var backendHelp = backendHelpText()
 
 // Factory returns a configured backend.
 func Factory(ctx context.Context, conf *logical.BackendConfig) (logical.Backend, error) {

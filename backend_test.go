@@ -309,7 +309,7 @@ func intOf(t *testing.T, v any) int64 {
 	return n
 }
 
-var tokenFields = []string{"access_token", "token_type", "authorization", "expires_at", "expires_in", "ttl", "rotation_period", "vendor"}
+var tokenFields = []string{"access_token", "token_type", "authorization", "expires_at", "expires_in", "ttl", "lifetime", "rotation_period", "vendor"}
 
 func TestEveryVendorMintsThroughTheBackend(t *testing.T) {
 	for _, vendor := range vendortest.Vendors() {
@@ -455,7 +455,7 @@ func TestTokenTTLCapAndMinRemaining(t *testing.T) {
 	if fresh["access_token"] == data["access_token"] || intOf(t, fresh["expires_in"]) < 400 || srv.Calls("token") != 2 {
 		t.Fatalf("min_remaining not honoured: %v (calls %d)", fresh, srv.Calls("token"))
 	}
-	h.badRequest(logical.ReadOperation, "token/a", map[string]any{"min_remaining": "1h"}, "min_remaining", "cannot be met", "10m0s")
+	h.badRequest(logical.ReadOperation, "token/a", map[string]any{"min_remaining": "1h"}, "min_remaining", "cannot be met", "live 10m ")
 	h.badRequest(logical.ReadOperation, "token/a", map[string]any{"min_remaining": "soon"}, "min_remaining")
 }
 

@@ -79,7 +79,7 @@ func TestUnreachableMinRemainingMakesNoVendorCall(t *testing.T) {
 		srv, role := h.vendorServer("cyral") // tokens live 300s, refreshed with 60s left
 		h.ok(logical.CreateOperation, "roles/c", role)
 		for range 20 {
-			h.badRequest(logical.ReadOperation, "token/c", map[string]any{"min_remaining": 100000}, "min_remaining", "cannot be met", "5m0s")
+			h.badRequest(logical.ReadOperation, "token/c", map[string]any{"min_remaining": 100000}, "min_remaining", "cannot be met", "live 5m ")
 		}
 		if n := srv.Calls("token"); n != 1 {
 			t.Fatalf("20 reads with min_remaining=100000 made %d vendor calls, want 1", n)
@@ -97,8 +97,8 @@ func TestUnreachableMinRemainingMakesNoVendorCall(t *testing.T) {
 		h.ok(logical.ReadOperation, "token/c", nil)
 		// At most the lifetime less refresh_before can be asked for: a
 		// fresh token serves such callers until the role's own refresh.
-		h.badRequest(logical.ReadOperation, "token/c", map[string]any{"min_remaining": 241}, "min_remaining", "4m0s")
-		h.badRequest(logical.ReadOperation, "token/c", map[string]any{"min_remaining": 300}, "min_remaining", "4m0s")
+		h.badRequest(logical.ReadOperation, "token/c", map[string]any{"min_remaining": 241}, "min_remaining", "at most 4m")
+		h.badRequest(logical.ReadOperation, "token/c", map[string]any{"min_remaining": 300}, "min_remaining", "at most 4m")
 		if n := srv.Calls("token"); n != 1 {
 			t.Fatalf("vendor calls %d, want 1", n)
 		}
@@ -114,7 +114,7 @@ func TestUnreachableMinRemainingMakesNoVendorCall(t *testing.T) {
 		role["token_ttl_cap"] = "10m"
 		h.ok(logical.CreateOperation, "roles/a", role)
 		for range 5 {
-			h.badRequest(logical.ReadOperation, "token/a", map[string]any{"min_remaining": "1h"}, "min_remaining", "token_ttl_cap", "10m0s")
+			h.badRequest(logical.ReadOperation, "token/a", map[string]any{"min_remaining": "1h"}, "min_remaining", "token_ttl_cap", "live 10m ")
 		}
 		if n := srv.Calls("token"); n != 0 {
 			t.Fatalf("a min_remaining over token_ttl_cap made %d vendor calls", n)

@@ -79,26 +79,26 @@ func pathConfig(b *backend) []*framework.Path {
 		Fields: map[string]*framework.FieldSchema{
 			"allowed_hosts": {
 				Type:        framework.TypeCommaStringSlice,
-				Description: "Hosts a role's URL may name, checked at role write and again at every call: host name patterns, where '*' stands for exactly one DNS label (*.vendor.example matches acme.vendor.example, not vendor.example or a.b.vendor.example; api.*.vendor.example), and IP addresses or CIDRs (127.0.0.1, 10.0.0.0/8, fd00::/8). Names are matched in IDNA ASCII form, lower case, without a trailing dot; a URL host not already in that form is refused. An IP literal host matches only IP and CIDR entries, and a name only name patterns; address-like patterns (10.*.*.*) and zone ids are refused. Empty allows any host. Link-local (169.254.0.0/16, fe80::/10), unspecified and multicast addresses are never connected to, whatever this says.",
+				Description: "Hosts a role's URL may name, checked at role write and again at every call: host name patterns, where '*' stands for exactly one DNS label (*.vendor.example matches acme.vendor.example, not vendor.example or a.b.vendor.example; api.*.vendor.example), and IP addresses or CIDRs (127.0.0.1, 10.0.0.0/8, fd00::/8). Names are matched in IDNA ASCII form, lower case, without a trailing dot; a URL host not already in that form is refused. An IP literal host matches only IP and CIDR entries, and a name only name patterns; address-like patterns (10.*.*.*) and zone ids are refused. Empty allows any host. Link-local (169.254.0.0/16, fe80::/10), unspecified and multicast addresses are never connected to, whatever this says. A write that would leave existing roles outside it is refused with their names unless force=true.",
 			},
 			"allow_http": {
 				Type:        framework.TypeBool,
-				Description: "Allow plain-http vendor URLs. Off by default: credentials must not cross the network in clear text.",
+				Description: "Allow plain-http vendor URLs. Off by default: credentials must not cross the network in clear text. Turning it off while roles use http is refused unless force=true.",
 				Default:     false,
 			},
 			"request_timeout": {
 				Type:        framework.TypeDurationSecond,
-				Description: "Time limit for each HTTP attempt to a vendor.",
+				Description: "Time limit for each HTTP attempt to a vendor: 1s to 5m, seconds or a duration such as 30s. Default 10s.",
 				Default:     int(defaultRequestTimeout.Seconds()),
 			},
 			"max_retries": {
 				Type:        framework.TypeInt,
-				Description: "Retries after a network error, a 429 or a 5xx (never after a 4xx), honouring Retry-After within a bound.",
+				Description: "Retries after a network error, a 429 or a 5xx (never after a 4xx), honouring Retry-After within a bound: 0 to 10. Default 2.",
 				Default:     defaultMaxRetries,
 			},
 			"force": {
 				Type:        framework.TypeBool,
-				Description: "Write and delete only, never stored: save a config that puts existing roles outside allowed_hosts or allow_http. Without it such a write is refused with the list of those roles; with it, it is saved and those roles fail until they are changed.",
+				Description: "Write and delete only, never stored: save (or delete) a config that puts existing roles outside allowed_hosts or allow_http. Without it such a write is refused with the list of those roles; with it, it is saved and those roles fail until they are changed.",
 			},
 		},
 		Operations: map[logical.Operation]framework.OperationHandler{
@@ -125,8 +125,9 @@ func pathConfig(b *backend) []*framework.Path {
 }
 
 const configHelp = `
-Settings that apply to every role of this mount. Reading returns the values in
-force (defaults when nothing was written); deleting restores the defaults.
+Settings that apply to every role of this mount, whatever its vendor.
+Reading returns the values in force (defaults when nothing was written),
+durations as integer seconds; deleting restores the defaults.
 
   allowed_hosts    hosts a role URL may name (empty: any host): name patterns
                    where * is exactly one DNS label (*.vendor.example matches
@@ -136,8 +137,21 @@ force (defaults when nothing was written); deleting restores the defaults.
                    case, without a trailing dot, and a URL host not already in
                    that form is refused, as are zone ids
   allow_http       allow plain-http vendor URLs (default false)
-  request_timeout  per-attempt time limit (default 10s)
-  max_retries      retries on network errors, 429 and 5xx (default 2)
+  request_timeout  per-attempt time limit (default 10s; 1s to 5m)
+  max_retries      retries on network errors, 429 and 5xx (default 2; 0 to 10)
+  force            write and delete only, never stored: go ahead even
+                   though existing roles would fall outside allowed_hosts
+                   or allow_http
+
+A write is refused with a 400 naming the field and the fix when it carries
+an unknown parameter; when an allowed_hosts entry is empty, has a scheme,
+port, path or zone id, an empty label, or a * that is not a whole label;
+when request_timeout is not between 1s and 5m or max_retries not between 0
+and 10; and when existing roles would fall outside the new allowed_hosts or
+allow_http (the 400 lists the first 20 with their hosts, and how many more),
+unless it says force=true. A delete restores the defaults, allow_http=false
+among them: while roles use plain http it is refused the same way unless
+it says force=true (vault delete vendor/config force=true).
 
 Whatever allowed_hosts says, no connection is made to a link-local address
 (169.254.0.0/16, fe80::/10, where cloud metadata services listen), an
@@ -220,7 +234,7 @@ func (b *backend) pathConfigWrite(ctx context.Context, req *logical.Request, d *
 		// Compared as seconds, so that no value can wrap into range.
 		secs := v.(int)
 		if secs < 1 || secs > int(maxRequestTimeout/time.Second) {
-			return errorResponse(fieldErr("request_timeout", "must be between 1s and %s", maxRequestTimeout))
+			return errorResponse(fieldErr("request_timeout", "must be between 1s and %s; give seconds or a duration such as 30s", durText(maxRequestTimeout)))
 		}
 		c.RequestTimeout = time.Duration(secs) * time.Second
 	}

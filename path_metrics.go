@@ -76,6 +76,9 @@ holds the same figures: cached_tokens, mints {vendor: {outcome: n}},
 mint_duration_seconds {vendor: {count, sum, buckets: {le: n}}}, token_reads
 {vendor: {source: n}} and rotations {vendor: {trigger: {outcome: n}}}.
 Who may read them is for Vault policy to say.
+
+A read is refused with a 400 when format is neither json nor prometheus, or
+when it carries any other parameter.
 `
 
 func (b *backend) pathMetricsRead(_ context.Context, _ *logical.Request, d *framework.FieldData) (*logical.Response, error) {

@@ -121,19 +121,19 @@ func (r *roleEntry) refreshBefore(life time.Duration) time.Duration {
 // Descriptions of the fields every role takes; they feed both the OpenAPI
 // schema and path-help. The vendors' own fields describe themselves.
 var roleFieldHelp = map[string]string{
-	"name":                   "Name of the role.",
-	"vendor":                 "Vendor kind: " + strings.Join(client.Names(), ", ") + ". Required on create.",
-	"client_id":              "The client ID, login or user name the vendor issued to the integration. Required on create.",
-	"client_secret":          "The client secret or password. Write-only: never returned. Required on create.",
-	"ca_cert":                "PEM certificate(s) to trust for this vendor's TLS, replacing the system roots for this role.",
-	"token_ttl_cap":          "Never hand out a token older than this, even if the vendor says it lives longer; also the lifetime used when the vendor gives none (default 5m). 0 means no cap.",
-	"refresh_before":         "A cached token with less life left than this is not handed out; a fresh one is minted. Default 60s, or a third of a shorter lifetime; at most half the lifetime.",
-	"rotation_period":        "Rotate the client secret through the vendor on this schedule. 0 (default) turns scheduled rotation off.",
-	"rotation_role":          "Another role whose token performs admin rotation of this role's secret. Empty: the role rotates itself.",
-	"rotation_allowed_roles": "On an admin role: the roles that may name this role as their rotation_role, as names or globs with * (ci-*). Empty (the default) allows none: an admin role rotates no other role until it is granted here.",
-	"password_policy":        "Vault password policy used where Vault chooses the new secret during rotation.",
-	"force":                  "Delete only: delete the role even if other roles name it as their rotation_role (they cannot rotate until they name another).",
-	"verify":                 "Write-only: mint one token with the new settings before saving them, and refuse to save if that fails.",
+	"name":                   "Name of the role: at most 128 letters, digits, '-', '_' and '.', starting and ending with a letter or digit.",
+	"vendor":                 "Vendor kind: " + strings.Join(client.Names(), ", ") + ". Required on create; fixed after it (delete the role and create it again to change it).",
+	"client_id":              "The client ID, login or user name the vendor issued to the integration. Required on create. A change without a new client_secret in the same write needs verify=true.",
+	"client_secret":          "The client secret or password. Write-only: never returned. Required on create. A secret a rotation of this role retired is refused.",
+	"ca_cert":                "PEM certificate(s) to trust for this vendor's TLS, replacing the system roots for this role. A read shows ca_cert_subject, ca_cert_expires_at and ca_cert_sha256 for each, and warns within 30 days of expiry.",
+	"token_ttl_cap":          "Never hand out a token older than this, even if the vendor says it lives longer; also the lifetime used when the vendor gives none (then 5m when unset, and a read shows 300). 0 (no cap) or at least 10s.",
+	"refresh_before":         "A cached token with less life left than this is not handed out; a fresh one is minted. Default 60s, or a third of a shorter lifetime; at most half the lifetime; shorter than token_ttl_cap. A read shows the value in force.",
+	"rotation_period":        "Rotate the client secret through the vendor on this schedule. 0 (default) turns scheduled rotation off; otherwise at least 1m, at most 10 years.",
+	"rotation_role":          "Another role whose token performs admin rotation of this role's secret: it must exist, be of the same vendor and address, and grant this role in its rotation_allowed_roles. Empty: the role rotates itself.",
+	"rotation_allowed_roles": "On an admin role: the roles that may name this role as their rotation_role, as names or globs with * (ci-*), at most 64. Empty (the default) allows none: an admin role rotates no other role until it is granted here.",
+	"password_policy":        "Vault password policy used where Vault chooses the new secret during rotation; it must be able to make a password when the role is written.",
+	"verify":                 "Write-only: mint one token with the new settings before saving them, and refuse to save if that fails. Lets an address or client_id change without a new client_secret.",
+	"force":                  "Delete only: delete a role that other roles name as their rotation_role (their rotations then fail until they name another). Refused on a write or patch.",
 }
 
 func pathRoles(b *backend) []*framework.Path {
@@ -153,7 +153,7 @@ func pathRoles(b *backend) []*framework.Path {
 				logical.DeleteOperation: &framework.PathOperation{Callback: refuseName, Unpublished: true},
 			},
 			HelpSynopsis:    "List the roles.",
-			HelpDescription: "Lists every role of this mount by name.",
+			HelpDescription: roleListHelp,
 		},
 		{
 			Pattern: "roles/" + framework.GenericNameRegex("name"),
@@ -192,30 +192,9 @@ func pathRoles(b *backend) []*framework.Path {
 	}
 }
 
-const roleHelp = `
-A role holds one set of vendor API client credentials: the fields every
-role takes, and those of its vendor (each field's description says which
-vendors it applies to). Writing an existing role updates only the fields
-given; so does a patch, where a field set to null returns to its default.
-Reading never returns a secret: it shows <field>_set instead (such as
-client_secret_set), with last_rotated, next_rotation and
-last_rotation_error.
-
-It also shows what the Vault node that answers knows of the role's tokens,
-from its memory (another node, or this one after a restart, may know
-nothing: then they are empty): token_expires_at (RFC 3339) of the cached
-token, last_mint (RFC 3339) when a token was last minted or tried for the
-role, last_mint_error (that try's error, secrets removed; empty if it
-succeeded) and next_mint_attempt (RFC 3339: no vendor call for the role
-before then; empty if none is held back).
-
-Example:
-
-  vault write vendor/roles/ci vendor=<vendor> \
-      base_url=https://vendor.example.com \
-      client_id=sa-ci client_secret=@secret.txt verify=true
-  vault patch vendor/roles/ci refresh_before=2m
-`
+// roleHelp is the path-help of roles/<name>, written from the vendors'
+// declarations (help.go).
+var roleHelp = roleHelpText()
 
 func getRole(ctx context.Context, s logical.Storage, name string) (*roleEntry, error) {
 	entry, err := s.Get(ctx, roleStoragePrefix+name)
@@ -262,11 +241,7 @@ func (b *backend) pathRoleRead(ctx context.Context, req *logical.Request, d *fra
 	if r == nil {
 		return roleNotFound(req, name)
 	}
-	data := roleData(r)
-	for k, v := range b.roleHealth(name) {
-		data[k] = v
-	}
-	return &logical.Response{Data: data}, nil
+	return b.roleReadResponse(req, name, r), nil
 }
 
 func formatTime(t time.Time) string {

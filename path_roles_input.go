@@ -166,7 +166,7 @@ func (b *backend) validateRole(name string, r *roleEntry, cfg *configEntry) erro
 		return fieldErr("token_ttl_cap", "must be 0 (no cap) or at least 10s")
 	}
 	if r.TokenTTLCap > 0 && r.RefreshBefore >= r.TokenTTLCap {
-		return fieldErr("refresh_before", "must be shorter than token_ttl_cap (%s)", r.TokenTTLCap)
+		return fieldErr("refresh_before", "must be shorter than token_ttl_cap (%s); lower refresh_before, or raise token_ttl_cap", durText(r.TokenTTLCap))
 	}
 	if r.RotationPeriod > 0 && r.RotationPeriod < time.Minute {
 		return fieldErr("rotation_period", "must be 0 (off) or at least 1m")

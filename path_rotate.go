@@ -47,7 +47,7 @@ makes 32 random characters (at most the vendor's limit). The new secret is
 proved with a mint before the role switches to it; a rotation interrupted at
 any point is finished or undone by Vault's WAL rollback, and token reads keep
 working meanwhile. Set rotation_period on the role to rotate on a schedule.
-`
+` + rotateRulesHelp()
 }
 
 func (b *backend) pathRotateWrite(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {

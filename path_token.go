@@ -48,7 +48,7 @@ func pathToken(b *backend) []*framework.Path {
 			OperationSuffix: "token",
 		},
 		Fields: map[string]*framework.FieldSchema{
-			"name": {Type: framework.TypeString, Required: true, Description: "Name of the role."},
+			"name": {Type: framework.TypeString, Required: true, Description: "Name of the role; a missing role is a 404."},
 			"min_remaining": {
 				Type:        framework.TypeDurationSecond,
 				Description: "The caller needs at least this much life left in the token (seconds or a duration such as 5m). A cached token with less is replaced by a fresh one. At most the token lifetime less refresh_before may be asked for; more is refused without a vendor call once the lifetime is known.",
@@ -66,7 +66,7 @@ func pathToken(b *backend) []*framework.Path {
 }
 
 const tokenHelp = `
-Returns a bearer token minted with the role's credentials:
+Returns a bearer token minted with the role's credentials (every vendor):
 
   access_token     the token
   token_type       Bearer, or session for tokens sent as-is
@@ -74,8 +74,16 @@ Returns a bearer token minted with the role's credentials:
   expires_at       RFC 3339 expiry
   expires_in       whole seconds of life left
   ttl              seconds until Vault will hand out a fresh token
-  rotation_period  the token's lifetime in seconds
+  lifetime         the token's lifetime in seconds
+  rotation_period  the same value as lifetime
   vendor           the role's vendor
+
+rotation_period is there for Vault Agent: the data has no lease, and Agent
+treats unleased data that carries ttl and rotation_period as a rotating
+secret, rendering it again at ttl+1 seconds, when this path has a fresh
+token ready. It is the token's lifetime, not the role's rotation_period
+(the schedule of the role's secret); lifetime says the same under a name
+that means it.
 
 Tokens are cached per role and handed out until refresh_before of their
 life is left (ttl counts down to that point). A token that was read is
@@ -87,6 +95,13 @@ replaced until it is read again. Past its ttl, a token that still meets
 min_remaining is returned at once while a mint runs behind it. Only a read
 that finds no usable token waits, sharing one mint with every other such
 reader.
+
+A read is refused with a 400 when it carries a parameter other than
+min_remaining, when min_remaining is not a duration or asks for more than
+the role's tokens can have (their lifetime less refresh_before; no vendor
+call is made once that is known), and when the vendor refuses the
+credentials. A role that does not exist is a 404. A vendor that cannot be
+reached is a 502, or a 504 when it timed out.
 
 After a failed mint the vendor is not called again for the role before a
 backoff (1 s doubling to 5 min, and at least any Retry-After the vendor
@@ -129,6 +144,7 @@ func tokenData(t *cachedToken, vendor string, now time.Time) map[string]any {
 		"expires_at":      t.expiresAt.UTC().Format(time.RFC3339),
 		"expires_in":      int64(t.expiresAt.Sub(now) / time.Second),
 		"ttl":             int64(ttl / time.Second),
+		"lifetime":        int64(t.lifetime / time.Second),
 		"rotation_period": int64(t.lifetime / time.Second),
 		"vendor":          vendor,
 	}
@@ -192,7 +208,7 @@ func (b *backend) token(ctx context.Context, st *roleState, minRemaining time.Du
 		}
 		// A token minted for a less demanding caller; ask again.
 	}
-	return nil, srcError, "", fmt.Errorf("role %q: no token with %s left could be had", st.name, minRemaining)
+	return nil, srcError, "", fmt.Errorf("role %q: no token with %s left could be had", st.name, durText(minRemaining))
 }
 
 // staleWarning tells the reader of a cached token that the last mint failed.
@@ -261,7 +277,7 @@ func unreachable(st *roleState, minRemaining, life time.Duration, fromCap bool) 
 	}
 	return &inputError{Field: "min_remaining", Msg: fmt.Sprintf(
 		"of %s cannot be met: %s tokens for this role live %s%s and are replaced when %s is left, so ask for at most %s",
-		minRemaining, st.role.Vendor, life, source, st.role.refreshBefore(life), st.role.reach(life))}
+		durText(minRemaining), st.role.Vendor, durText(life), source, durText(st.role.refreshBefore(life)), durText(st.role.reach(life)))}
 }
 
 // mint calls the vendor and caches the token.
@@ -287,7 +303,7 @@ func (b *backend) mint(ctx context.Context, st *roleState) (*cachedToken, error)
 		return t, nil
 	}
 	b.keep(st, t)
-	b.Logger().Debug("token minted", "role", st.name, "vendor", st.role.Vendor, "lifetime", life.String())
+	b.Logger().Debug("token minted", "role", st.name, "vendor", st.role.Vendor, "lifetime", durText(life))
 	return t, nil
 }
 

@@ -3,7 +3,6 @@ package vendor
 import (
 	"context"
 	"fmt"
-	"time"
 )
 
 // What to do with an unfinished rotation is decided by decide, from what
@@ -226,7 +225,7 @@ func (rt *rotation) carryOut(ctx context.Context, v verdict, a answers) error {
 		return rt.promote(ctx)
 	case verdictWait:
 		wait := pendingGrace - rt.b.now().Sub(rt.role.Pending.Since)
-		return fmt.Errorf("the vendor still takes the current secret; the new one is kept for %s more in case the vendor applies the change late, and Vault will retry", wait.Round(time.Second))
+		return fmt.Errorf("the vendor still takes the current secret; the new one is kept for %s more in case the vendor applies the change late, and Vault will retry", durText(wait))
 	case verdictUndo:
 		rt.outcome = outcomeUndone
 		if p := rt.role.Pending; p != nil && p.ClientID != "" && p.ClientID != rt.role.ClientID {

@@ -35,6 +35,9 @@ func (cyberarkPAM) Name() string { return "cyberark-pam" }
 // DirectoryLogon: the token call is a PVWA logon, often against LDAP/AD.
 func (cyberarkPAM) DirectoryLogon() {}
 
+// TokensCarryNoLifetime: the logon reply is the bare session token.
+func (cyberarkPAM) TokensCarryNoLifetime() {}
+
 func (cyberarkPAM) Fields() []Field {
 	methods := make([]string, 0, len(PAMAuthMethods))
 	for m := range PAMAuthMethods {

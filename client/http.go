@@ -330,7 +330,7 @@ func (h *HTTP) do(ctx context.Context, r request) ([]byte, error) {
 		detail := vendorDetail(data, ctype, r.secrets)
 		d, ok := retryAfter(resp.Header.Get("Retry-After"), h.opts.Now())
 		if ok {
-			detail = strings.TrimPrefix(detail+"; ", "; ") + fmt.Sprintf("the vendor asks to retry after %s", d.Round(time.Second))
+			detail = strings.TrimPrefix(detail+"; ", "; ") + fmt.Sprintf("the vendor asks to retry after %s", DurationText(d))
 		}
 		return nil, withRetryAfter(unavailable(ClassRateLimited, s, detail), d)
 	case s == http.StatusRequestTimeout:

@@ -2,6 +2,7 @@ package vendor
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -227,9 +228,24 @@ func getRole(ctx context.Context, s logical.Storage, name string) (*roleEntry, e
 	}
 	var r roleEntry
 	if err := entry.DecodeJSON(&r); err != nil {
-		return nil, fmt.Errorf("decoding role %q: %w", name, err)
+		return nil, &roleDecodeError{name: name, err: err}
 	}
 	return &r, nil
+}
+
+// roleDecodeError is a stored role no version can decode: it neither
+// mints nor rotates, and can only be deleted.
+type roleDecodeError struct {
+	name string
+	err  error
+}
+
+func (e *roleDecodeError) Error() string { return fmt.Sprintf("decoding role %q: %v", e.name, e.err) }
+func (e *roleDecodeError) Unwrap() error { return e.err }
+
+func undecodable(err error) bool {
+	var de *roleDecodeError
+	return errors.As(err, &de)
 }
 
 func putRole(ctx context.Context, s logical.Storage, name string, r *roleEntry) error {
@@ -504,11 +520,13 @@ func (b *backend) pathRoleDelete(ctx context.Context, req *logical.Request, d *f
 	lock := b.roleLock(name)
 	lock.Lock()
 	defer lock.Unlock()
+	// A role that cannot be decoded exists, and deleting it is the way
+	// out the list gives for it.
 	role, err := getRole(ctx, req.Storage, name)
-	if err != nil {
+	if err != nil && !undecodable(err) {
 		return nil, err
 	}
-	if role == nil {
+	if role == nil && err == nil {
 		return roleNotFound(req, name)
 	}
 	deps, err := b.deleteUnlessNamed(ctx, req.Storage, name, lock, force)

@@ -344,7 +344,10 @@ func (b *backend) dependents(ctx context.Context, s logical.Storage, admin strin
 		} else {
 			err = b.refreshSchedule(ctx, s, name)
 		}
-		if err != nil {
+		// A role that cannot be decoded names no admin the index does not
+		// already hold for it, and must not stop every delete: it stays
+		// marked, for the periodic run to report.
+		if err != nil && !undecodable(err) {
 			errs = append(errs, err)
 		}
 	}

@@ -3,6 +3,7 @@ package vendor
 import (
 	"context"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/hashicorp/vault/sdk/logical"
@@ -39,4 +40,45 @@ func TestReview14OneUndecodableRoleBlocksNoOtherDelete(t *testing.T) {
 	h.putUndecodable("bad")
 	h.restart() // loads the schedule, which marks "bad" to read again
 	h.roleRailStatus(logical.DeleteOperation, "roles/good", nil, http.StatusNoContent)
+}
+
+// PrivX: oauth_client_id names the OAuth client that oauth_client_secret
+// belongs to. Changing it alone carries the stored secret to another
+// client, the same mistake as a client_id change, and breaks every token
+// read; it needs a new oauth_client_secret or verify=true.
+func TestReview14PrivxOAuthClientChangeNeedsSecretOrVerify(t *testing.T) {
+	h := newHarness(t)
+	_, role := h.vendorServer("privx")
+	h.ok(logical.CreateOperation, "roles/p", role)
+	h.ok(logical.ReadOperation, "token/p", nil)
+	for _, op := range []logical.Operation{logical.UpdateOperation, logical.PatchOperation} {
+		h.roleRailStatus(op, "roles/p", map[string]any{"oauth_client_id": "privx-externl"}, http.StatusBadRequest,
+			"oauth_client_id", "oauth_client_secret", "verify=true")
+	}
+	h.ok(logical.ReadOperation, "token/p", nil)
+}
+
+// A role another node pointed at the admin (an invalidation) whose lock
+// bucket someone holds at the time of the delete (a write of it, or of any
+// role sharing its lock, waiting on verify's vendor call, or one refused in
+// the end) is not re-read: the delete answers from the stale index and
+// deletes an admin that the role names.
+func TestReview14AdminDeleteWhileAStaleDependentIsLocked(t *testing.T) {
+	h := newHarness(t)
+	role := h.dependentsWorld(0)
+	h.ok(logical.CreateOperation, "roles/app-x", withFields(role, "rotation_role", nil))
+	h.editStoredRole("app-x", func(r *roleEntry) { r.RotationRole = "admin" })
+	lock := h.b.roleLock("app-x")
+	if lock == h.b.roleLock("admin") {
+		t.Fatal("pick names of other lock buckets")
+	}
+	lock.Lock()
+	resp, err := h.do(logical.DeleteOperation, "roles/admin", nil)
+	lock.Unlock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp == nil || !resp.IsError() || !strings.Contains(resp.Error().Error(), "app-x") {
+		t.Fatalf("admin deleted while app-x names it: %v", resp)
+	}
 }

@@ -4,7 +4,9 @@ import (
 	"context"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/vault/sdk/logical"
 )
@@ -80,5 +82,45 @@ func TestReview14AdminDeleteWhileAStaleDependentIsLocked(t *testing.T) {
 	}
 	if resp == nil || !resp.IsError() || !strings.Contains(resp.Error().Error(), "app-x") {
 		t.Fatalf("admin deleted while app-x names it: %v", resp)
+	}
+}
+
+// A config write and a role write racing: the role write checks the
+// cached config, the config write scans the roles, and nothing orders the
+// two, so a role saved during the scan is stranded outside allowed_hosts
+// with no refusal and no warning.
+func TestReview14ConfigNarrowingRacingARoleWrite(t *testing.T) {
+	h := newHarness(t)
+	_, role := h.vendorServer("cyral")
+	h.ok(logical.CreateOperation, "roles/good", role)
+	late := withFields(role, "base_url", "https://other.example.com")
+	var fired atomic.Bool
+	wrote := make(chan struct{})
+	h.storage.setOnGet(func(key string) {
+		if key == roleStoragePrefix+"good" && fired.CompareAndSwap(false, true) {
+			// Another operator's write lands while the config write scans
+			// (given a moment: a fix may make it wait for the config write).
+			go func() {
+				defer close(wrote)
+				_, _ = h.b.HandleRequest(context.Background(), &logical.Request{
+					Operation: logical.CreateOperation, Path: "roles/late", Data: late, Storage: h.storage})
+			}()
+			select {
+			case <-wrote:
+			case <-time.After(300 * time.Millisecond):
+			}
+		}
+	})
+	resp, err := h.do(logical.UpdateOperation, "config", map[string]any{"allowed_hosts": "127.0.0.1"})
+	if !fired.Load() {
+		t.Fatal("the scan read no role")
+	}
+	<-wrote
+	h.storage.setOnGet(nil)
+	if r, _ := getRole(t.Context(), h.storage, "late"); r == nil {
+		return // the role write came after the config write, and was refused
+	}
+	if err == nil && (resp == nil || (!resp.IsError() && len(resp.Warnings) == 0)) {
+		t.Fatal("config saved with role late outside allowed_hosts, neither refused nor warned")
 	}
 }

@@ -376,6 +376,10 @@ func (b *backend) saveRole(ctx context.Context, req *logical.Request, d *framewo
 	if otherAccount {
 		role.AccountSince = role.UpdatedAt
 	}
+	// Held until the role is stored: a config write waits, and its scan
+	// then sees this role; one before it gave this write its config.
+	b.hostsMu.RLock()
+	defer b.hostsMu.RUnlock()
 	cfg, err := b.config(ctx, req.Storage)
 	if err != nil {
 		return nil, err

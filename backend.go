@@ -51,6 +51,10 @@ type backend struct {
 	epoch  atomic.Uint64
 
 	cfg atomic.Pointer[configEntry]
+	// hostsMu orders role saves (shared) against config writes and deletes
+	// (exclusive): a config write's scan must see every role saved under
+	// the config it replaces, or a role saved during the scan is stranded.
+	hostsMu sync.RWMutex
 
 	// https holds one HTTP client per trusted CA and config (httpKey), shared
 	// by every role that has them: ten thousand roles of one vendor then

@@ -211,6 +211,8 @@ func (b *backend) pathConfigWrite(ctx context.Context, req *logical.Request, d *
 	if err := rejectUnknownFields(req, d); err != nil {
 		return errorResponse(err)
 	}
+	b.hostsMu.Lock()
+	defer b.hostsMu.Unlock()
 	c, err := readConfig(ctx, req.Storage)
 	if err != nil {
 		return nil, err
@@ -265,6 +267,8 @@ func (b *backend) pathConfigWrite(ctx context.Context, req *logical.Request, d *
 // host, but allow_http returns to false: a mount whose roles use plain
 // http is checked like a write.
 func (b *backend) pathConfigDelete(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
+	b.hostsMu.Lock()
+	defer b.hostsMu.Unlock()
 	old, err := readConfig(ctx, req.Storage)
 	if err != nil {
 		return nil, err

@@ -2,6 +2,7 @@ package vendor
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -206,9 +207,24 @@ func getRole(ctx context.Context, s logical.Storage, name string) (*roleEntry, e
 	}
 	var r roleEntry
 	if err := entry.DecodeJSON(&r); err != nil {
-		return nil, fmt.Errorf("decoding role %q: %w", name, err)
+		return nil, &roleDecodeError{name: name, err: err}
 	}
 	return &r, nil
+}
+
+// roleDecodeError is a stored role no version can decode: it neither
+// mints nor rotates, and can only be deleted.
+type roleDecodeError struct {
+	name string
+	err  error
+}
+
+func (e *roleDecodeError) Error() string { return fmt.Sprintf("decoding role %q: %v", e.name, e.err) }
+func (e *roleDecodeError) Unwrap() error { return e.err }
+
+func undecodable(err error) bool {
+	var de *roleDecodeError
+	return errors.As(err, &de)
 }
 
 func putRole(ctx context.Context, s logical.Storage, name string, r *roleEntry) error {
@@ -335,6 +351,10 @@ func (b *backend) saveRole(ctx context.Context, req *logical.Request, d *framewo
 	if otherAccount {
 		role.AccountSince = role.UpdatedAt
 	}
+	// Held until the role is stored: a config write waits, and its scan
+	// then sees this role; one before it gave this write its config.
+	b.hostsMu.RLock()
+	defer b.hostsMu.RUnlock()
 	cfg, err := b.config(ctx, req.Storage)
 	if err != nil {
 		return nil, err
@@ -352,7 +372,8 @@ func (b *backend) saveRole(ctx context.Context, req *logical.Request, d *framewo
 	if v, ok := d.GetOk("verify"); ok {
 		verify = v.(bool)
 	}
-	if err := checkSameAccount(&before, role, newSecret, verify); err != nil {
+	given := func(field string) bool { _, ok := d.GetOk(field); return ok }
+	if err := checkSameAccount(&before, role, given, verify); err != nil {
 		return errorResponse(err)
 	}
 	// A rotation_role must work when it is saved, not fail at the first
@@ -392,31 +413,50 @@ func (b *backend) saveRole(ctx context.Context, req *logical.Request, d *framewo
 }
 
 // checkSameAccount refuses to carry a stored secret to another address or
-// client_id unproven: the secret belongs to the account it was written
-// for, and offering it elsewhere is a failed logon at best. before is the
-// role as stored (Vendor "" if new).
-func checkSameAccount(before, role *roleEntry, newSecret, verify bool) error {
-	if before.Vendor == "" || newSecret || verify {
+// client_id (or another account field the vendor pairs with a secret
+// field) unproven: the secret belongs to the account it was written for,
+// and offering it elsewhere is a failed logon at best. before is the role
+// as stored (Vendor "" if new); given reports a field the request gives.
+func checkSameAccount(before, role *roleEntry, given func(field string) bool, verify bool) error {
+	if before.Vendor == "" || verify {
 		return nil
 	}
 	var changed []string
-	if role.URL != before.URL {
-		changed = append(changed, urlField(role.Vendor))
+	if !given("client_secret") {
+		if role.URL != before.URL {
+			changed = append(changed, urlField(role.Vendor))
+		}
+		if role.ClientID != before.ClientID {
+			changed = append(changed, "client_id")
+		}
 	}
-	if role.ClientID != before.ClientID {
-		changed = append(changed, "client_id")
+	if len(changed) > 0 {
+		return accountChangeError(changed, "client_secret")
 	}
-	if len(changed) == 0 {
+	v, ok := client.Lookup(role.Vendor)
+	if !ok {
 		return nil
 	}
+	for _, f := range v.Fields() {
+		if f.PairedSecret == "" || given(f.PairedSecret) {
+			continue
+		}
+		if !sameValue(before.Fields[f.Name], role.Fields[f.Name]) {
+			return accountChangeError([]string{f.Name}, f.PairedSecret)
+		}
+	}
+	return nil
+}
+
+func accountChangeError(changed []string, secret string) error {
 	field := strings.Join(changed, " and ")
 	verb := "changes"
 	if len(changed) > 1 {
 		verb = "change"
 	}
 	return &inputError{Field: field, Msg: fmt.Sprintf(
-		"%s without a new client_secret, and the stored client_secret belongs to the account of the old %s; give client_secret in the same request, or verify=true to prove the stored secret works with the new %s",
-		verb, field, field)}
+		"%s without a new %s, and the stored %s belongs to the account of the old %s; give %s in the same request, or verify=true to prove the stored secret works with the new %s",
+		verb, secret, secret, field, secret, field)}
 }
 
 // selfRotationWarning warns of a role that rotates its own secret at a
@@ -479,11 +519,13 @@ func (b *backend) pathRoleDelete(ctx context.Context, req *logical.Request, d *f
 	lock := b.roleLock(name)
 	lock.Lock()
 	defer lock.Unlock()
+	// A role that cannot be decoded exists, and deleting it is the way
+	// out the list gives for it.
 	role, err := getRole(ctx, req.Storage, name)
-	if err != nil {
+	if err != nil && !undecodable(err) {
 		return nil, err
 	}
-	if role == nil {
+	if role == nil && err == nil {
 		return roleNotFound(req, name)
 	}
 	deps, err := b.deleteUnlessNamed(ctx, req.Storage, name, lock, force)

@@ -329,29 +329,59 @@ func (b *backend) refreshSchedule(ctx context.Context, s logical.Storage, name s
 // rotation_role. It loads the schedule if no one has, and first re-reads
 // the roles invalidated since (or unreadable at the load), so that the
 // answer follows storage. held is the role lock the caller holds: a name
-// under it is read here, any other under its own lock; one whose lock
-// someone else holds is left to that holder, which updates the index when
-// it is done.
+// under it is read here, any other under its own lock. One whose lock
+// someone else holds is read for this answer only and left marked: the
+// holder may be a request for another role of the same lock, or one that
+// fails, and updates nothing.
 func (b *backend) dependents(ctx context.Context, s logical.Storage, admin string, held *locksutil.LockEntry) ([]string, error) {
 	if err := b.schedule.load(ctx, s); err != nil && !b.schedule.loaded() {
 		return nil, err
 	}
 	var errs []error
+	seen := map[string]bool{} // names read here, not in the index: whether each names admin
 	for _, name := range b.schedule.takeStale() {
 		var err error
-		if b.roleLock(name) == held {
+		lock := b.roleLock(name)
+		switch {
+		case lock == held:
 			err = b.schedule.refresh(ctx, s, name)
-		} else {
-			err = b.refreshSchedule(ctx, s, name)
+		case lock.TryLock():
+			err = b.schedule.refresh(ctx, s, name)
+			lock.Unlock()
+		default:
+			b.schedule.invalidate(name)
+			var r *roleEntry
+			if r, err = getRole(ctx, s, name); err == nil {
+				seen[name] = r != nil && r.RotationRole == admin
+			}
 		}
-		if err != nil {
+		// A role that cannot be decoded names no admin the index does not
+		// already hold for it, and must not stop every delete: it stays
+		// marked, for the periodic run to report.
+		if err != nil && !undecodable(err) {
 			errs = append(errs, err)
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("reading the roles that may name role %q as rotation_role: %w", admin, err)
 	}
-	return b.schedule.dependentsOf(admin), nil
+	deps := b.schedule.dependentsOf(admin)
+	if len(seen) == 0 {
+		return deps, nil
+	}
+	out := deps[:0:0]
+	for _, name := range deps {
+		if _, read := seen[name]; !read {
+			out = append(out, name)
+		}
+	}
+	for name, names := range seen {
+		if names {
+			out = append(out, name)
+		}
+	}
+	sort.Strings(out)
+	return out, nil
 }
 
 // loadSchedule loads the schedule; a role that cannot be read is

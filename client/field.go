@@ -51,6 +51,12 @@ type Field struct {
 	Default string
 	// Allowed, when set, lists the only values the field may take.
 	Allowed []string
+	// PairedSecret, on a field that names an account (such as an OAuth
+	// client id), is the secret field that belongs to that account: a
+	// change of this field without a new value of that one carries the
+	// stored secret to another account, which a role write refuses
+	// unless verify proves it.
+	PairedSecret string
 	// Check, when set, vets a value (string, []string or map[string]string
 	// by Kind); its error text is the message, the caller names the field.
 	Check func(value any) error

@@ -37,7 +37,7 @@ func (privx) Fields() []Field {
 		{Name: FieldBaseURL, Description: "the PrivX server, like https://privx.example.com"},
 		// The API client's id is a path segment of the admin APIs.
 		{Name: FieldClientID, Description: "the API client's id", Check: checkPathSegment},
-		{Name: FieldOAuthClientID, Required: true, Check: noColon,
+		{Name: FieldOAuthClientID, Required: true, Check: noColon, PairedSecret: FieldOAuthClientSecret,
 			Description: "The API client's OAuth client ID, sent as Basic credentials."},
 		{Name: FieldOAuthClientSecret, Required: true, Secret: true,
 			Description: "The API client's OAuth client secret."},

@@ -125,13 +125,4 @@ func roleNotFound(req *logical.Request, name string) (*logical.Response, error) 
 
 // durText writes a duration the way an operator would type it back
 // (90s, 5m, 1h30m, 240h), for messages; reads give integer seconds.
-func durText(d time.Duration) string {
-	s := d.Round(time.Second).String()
-	if strings.HasSuffix(s, "m0s") {
-		s = strings.TrimSuffix(s, "0s")
-	}
-	if strings.HasSuffix(s, "h0m") {
-		s = strings.TrimSuffix(s, "0m")
-	}
-	return s
-}
+func durText(d time.Duration) string { return client.DurationText(d) }

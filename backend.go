@@ -295,7 +295,7 @@ func nameRefusal(name string) *logical.Response {
 	if name == "" {
 		return logical.ErrorResponse("name is required: give the role's name after the slash, as in roles/<name>")
 	}
-	return logical.ErrorResponse(fmt.Sprintf("name %q is not a valid role name: use letters, digits, '-', '_' and '.', starting and ending with a letter or digit", clipText(name, 100)))
+	return logical.ErrorResponse(fmt.Sprintf("name %q is not a valid role name: use letters, digits, '-', '_' and '.' (never two dots together), starting and ending with a letter or digit", clipText(name, 100)))
 }
 
 // pruneClients forgets the shared HTTP clients that no cached role uses:

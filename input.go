@@ -24,6 +24,10 @@ type inputRoute struct {
 	// ops are the operations the path takes; another operation is left to
 	// the framework (and HandleRequest), which say what the path takes.
 	ops map[logical.Operation]bool
+	// takes narrows the schema for an operation that uses less of it: on
+	// a path that is also written, a read takes no field and a delete only
+	// force; the framework would pass them every field of the path.
+	takes map[logical.Operation]map[string]*framework.FieldSchema
 }
 
 // inputRoutes lists the paths in the framework's order: the first match is
@@ -52,6 +56,12 @@ func inputRoutes(paths []*framework.Path) []inputRoute {
 			// create when the entry does not exist.
 			r.ops[logical.CreateOperation] = true
 		}
+		if r.ops[logical.UpdateOperation] || r.ops[logical.CreateOperation] {
+			r.takes = map[logical.Operation]map[string]*framework.FieldSchema{
+				logical.ReadOperation:   fieldsNamed(p.Fields, "name"),
+				logical.DeleteOperation: fieldsNamed(p.Fields, "name", "force"),
+			}
+		}
 		for name, f := range p.Fields {
 			if f.DisplayAttrs != nil && f.DisplayAttrs.Sensitive {
 				r.sensitive = append(r.sensitive, name)
@@ -71,8 +81,17 @@ func inputRoutes(paths []*framework.Path) []inputRoute {
 // sensitive value, and naming no accepted form). Empty means none.
 func (b *backend) refuseInput(req *logical.Request) string {
 	for _, prefix := range []string{"roles/", "token/", "rotate-role/"} {
-		if name, ok := strings.CutPrefix(req.Path, prefix); ok && len(name) > maxNameLen {
+		name, ok := strings.CutPrefix(req.Path, prefix)
+		if !ok {
+			continue
+		}
+		if len(name) > maxNameLen {
 			return fmt.Sprintf("name is %d characters long; role names are at most %d characters", len(name), maxNameLen)
+		}
+		if strings.Contains(name, "..") {
+			// The name pattern takes it, but Vault's storage refuses a
+			// key with ".." in it.
+			return nameRefusal(name).Data["error"].(string)
 		}
 	}
 	// The hot token read carries no parameters: nothing below runs for it.
@@ -84,10 +103,21 @@ func (b *backend) refuseInput(req *logical.Request) string {
 			if !r.ops[req.Operation] {
 				return ""
 			}
-			return r.refuse(req.Data)
+			return r.refuse(req.Operation, req.Data)
 		}
 	}
 	return ""
+}
+
+// fieldsNamed is the part of schema with the given names.
+func fieldsNamed(schema map[string]*framework.FieldSchema, names ...string) map[string]*framework.FieldSchema {
+	out := map[string]*framework.FieldSchema{}
+	for _, n := range names {
+		if f, ok := schema[n]; ok {
+			out[n] = f
+		}
+	}
+	return out
 }
 
 // maxUnknownNamed caps the unknown parameters a message lists.
@@ -96,18 +126,22 @@ const maxUnknownNamed = 20
 // refuse checks data against the route's schema: every key a field of
 // it, every value of its field's type. The path's captured segments (the
 // role name) come from the path, not from data.
-func (r *inputRoute) refuse(data map[string]any) string {
+func (r *inputRoute) refuse(op logical.Operation, data map[string]any) string {
+	schema, what := r.schema, "this path"
+	if s, ok := r.takes[op]; ok {
+		schema, what = s, "a "+string(op)+" of this path"
+	}
 	keys := make([]string, 0, len(data))
 	var unknown []string
 	for k := range data {
-		if _, ok := r.schema[k]; ok {
+		if _, ok := schema[k]; ok {
 			keys = append(keys, k)
 		} else {
 			unknown = append(unknown, k)
 		}
 	}
 	if len(unknown) > 0 {
-		return unknownParams(unknown, r.schema)
+		return unknownParams(unknown, schema, what)
 	}
 	sort.Strings(keys)
 	for _, name := range keys {
@@ -125,7 +159,7 @@ func (r *inputRoute) refuse(data map[string]any) string {
 
 // unknownParams names the parameters a path does not take, and the ones
 // it does, so that a misspelt one can be corrected.
-func unknownParams(unknown []string, schema map[string]*framework.FieldSchema) string {
+func unknownParams(unknown []string, schema map[string]*framework.FieldSchema, path string) string {
 	sort.Strings(unknown)
 	more := len(unknown) - maxUnknownNamed
 	if more > 0 {
@@ -145,9 +179,9 @@ func unknownParams(unknown []string, schema map[string]*framework.FieldSchema) s
 	}
 	takes := schemaNames(schema)
 	if len(takes) == 0 {
-		return fmt.Sprintf("%s %s; this path takes no fields: leave them out", list, what)
+		return fmt.Sprintf("%s %s; %s takes no fields: leave them out", list, what, path)
 	}
-	return fmt.Sprintf("%s %s; this path takes: %s (check the spelling)", list, what, strings.Join(takes, ", "))
+	return fmt.Sprintf("%s %s; %s takes: %s (check the spelling)", list, what, path, strings.Join(takes, ", "))
 }
 
 // Accepted forms of the typed fields, as the framework parses them

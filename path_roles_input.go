@@ -187,7 +187,7 @@ func (b *backend) validateRole(name string, r *roleEntry, cfg *configEntry) erro
 			return fieldErr("rotation_role", "must name another role; leave it empty for the role to rotate itself")
 		}
 		if !validName(r.RotationRole) {
-			return fieldErr("rotation_role", "%q is not a valid role name: at most %d letters, digits, '-', '_' and '.', starting and ending with a letter or digit", clipText(r.RotationRole, 100), maxNameLen)
+			return fieldErr("rotation_role", "%q is not a valid role name: at most %d letters, digits, '-', '_' and '.' (never two dots together), starting and ending with a letter or digit", clipText(r.RotationRole, 100), maxNameLen)
 		}
 	}
 	return nil

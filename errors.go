@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/hashicorp/vault/sdk/logical"
@@ -108,13 +107,7 @@ type noRoleError struct {
 }
 
 func (e *noRoleError) Error() string {
-	mount := e.mount
-	if mount == "" {
-		mount = "vendor/"
-	}
-	if !strings.HasSuffix(mount, "/") {
-		mount += "/"
-	}
+	mount := mountPrefix(e.mount)
 	return fmt.Sprintf("role %q does not exist at %sroles/%s; list the roles with: vault list %sroles", e.name, mount, e.name, mount)
 }
 

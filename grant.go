@@ -56,7 +56,7 @@ func checkAdmin(name string, role, admin *roleEntry) error {
 	case admin == nil:
 		return &inputError{Field: "rotation_role", Msg: fmt.Sprintf("names role %q, which does not exist; create it first%s", adminName, orSelf)}
 	case admin.Vendor != role.Vendor:
-		return &inputError{Field: "rotation_role", Msg: fmt.Sprintf("names a %s role; it must be a %s role of the same tenant (role %q is not): name a %s admin role that grants this role%s", admin.Vendor, role.Vendor, adminName, role.Vendor, orSelf)}
+		return &inputError{Field: "rotation_role", Msg: fmt.Sprintf("names a %s role; it must be a %s role at the same address (role %q is not): name a %s admin role that grants this role%s", admin.Vendor, role.Vendor, adminName, role.Vendor, orSelf)}
 	case !sameOrigin(admin.URL, role.URL):
 		return &inputError{Field: "rotation_role", Msg: fmt.Sprintf("names role %q at another address (%s); its token would be sent to %s: name an admin role at %s%s", adminName, origin(admin.URL), origin(role.URL), origin(role.URL), orSelf)}
 	case !admin.grants(name):

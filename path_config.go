@@ -59,7 +59,7 @@ func (c *configEntry) checkURL(field string, u *url.URL) error {
 		return &inputError{Field: field, Msg: fmt.Sprintf("uses plain http (%s); use https, or set allow_http=true on vendor/config for a test vendor", u.Host)}
 	}
 	if len(c.AllowedHosts) > 0 && !hostAllowed(c.AllowedHosts, host) {
-		return &inputError{Field: field, Msg: fmt.Sprintf("host %q is not in config allowed_hosts %v", host, c.AllowedHosts)}
+		return &inputError{Field: field, Msg: fmt.Sprintf("host %q is not in config allowed_hosts (%s); point %s at an allowed host, or add the host to allowed_hosts on the mount's config", host, strings.Join(c.AllowedHosts, ", "), field)}
 	}
 	return nil
 }

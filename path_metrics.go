@@ -47,6 +47,8 @@ func pathMetrics(b *backend) []*framework.Path {
 }
 
 const metricsHelp = `
+Counters of this mount's vendor calls, token reads and rotations:
+
   vault read vendor/metrics                     JSON data
   vault read -format=raw vendor/metrics format=prometheus
   GET /v1/vendor/metrics?format=prometheus      Prometheus text (version 0.0.4)

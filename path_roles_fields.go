@@ -543,10 +543,22 @@ func caWarnings(mount, name, pemText string, now time.Time) []string {
 		case left <= 0:
 			out = append(out, fmt.Sprintf("ca_cert %s expired at %s; TLS to the vendor fails with it as the only trust anchor: %s", which, formatTime(c.NotAfter), fix))
 		case left < caExpiryNotice:
-			out = append(out, fmt.Sprintf("ca_cert %s expires at %s, in %s; before then, %s", which, formatTime(c.NotAfter), durText(left), fix))
+			out = append(out, fmt.Sprintf("ca_cert %s expires at %s, in %s; before then, %s", which, formatTime(c.NotAfter), untilText(left), fix))
 		}
 	}
 	return out
+}
+
+// untilText is how long until a certificate expires, in days when it is
+// a day or more away (a CA's life is counted in days, not seconds).
+func untilText(d time.Duration) string {
+	if days := int(d / (24 * time.Hour)); days >= 1 {
+		if days == 1 {
+			return "1 day"
+		}
+		return fmt.Sprintf("%d days", days)
+	}
+	return durText(d.Round(time.Minute))
 }
 
 // mountPrefix is the mount as a path prefix for a command in a message.

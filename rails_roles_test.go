@@ -168,7 +168,7 @@ func TestRailsRotationRoleCheckedWhenWritten(t *testing.T) {
 			t.Fatalf("%s: message %q, want %q", op, msg, want)
 		}
 		h.roleRailStatus(op, "roles/app-1", map[string]any{"rotation_role": "ark"}, http.StatusBadRequest,
-			`rotation_role names a cyberark role; it must be a cyral role of the same tenant (role "ark" is not): name a cyral admin role that grants this role`)
+			`rotation_role names a cyberark role; it must be a cyral role at the same address (role "ark" is not): name a cyral admin role that grants this role`)
 		h.roleRailStatus(op, "roles/app-1", map[string]any{"rotation_role": "far"}, http.StatusBadRequest,
 			`rotation_role names role "far" at another address`, "name an admin role at "+role["base_url"].(string))
 		h.roleRailStatus(op, "roles/web", map[string]any{"rotation_role": "admin"}, http.StatusBadRequest,

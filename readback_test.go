@@ -235,7 +235,7 @@ func TestRoleReadDescribesTheCACertificates(t *testing.T) {
 	if len(resp.Warnings) != 1 {
 		t.Fatalf("warnings %v, want one for the certificate expiring in 10 days", resp.Warnings)
 	}
-	for _, want := range []string{"ca_cert certificate 2 of 2 (CN=Soon Root,O=Vendor Test)", "expires at " + now.Add(10*24*time.Hour).UTC().Format(time.RFC3339), "in 240h", "vault patch vendor/roles/i ca_cert=@ca.pem"} {
+	for _, want := range []string{"ca_cert certificate 2 of 2 (CN=Soon Root,O=Vendor Test)", "expires at " + now.Add(10*24*time.Hour).UTC().Format(time.RFC3339), "in 10 days", "vault patch vendor/roles/i ca_cert=@ca.pem"} {
 		if !strings.Contains(resp.Warnings[0], want) {
 			t.Errorf("warning %q lacks %q", resp.Warnings[0], want)
 		}

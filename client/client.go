@@ -140,7 +140,7 @@ func checkURL(raw string, queryOK bool) error {
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
-		return fmt.Errorf("is not a valid URL: %v", err)
+		return fmt.Errorf("is not a valid URL (%v); give it as https://host[:port][/path]", err)
 	}
 	if u.Scheme != "https" && u.Scheme != "http" {
 		return fmt.Errorf("must start with https:// (got %q)", u.Scheme+":")

@@ -29,7 +29,7 @@ func (b *backend) pathRoleList(ctx context.Context, req *logical.Request, _ *fra
 			// decoder's text is left out: it may quote the stored bytes.
 			row = map[string]any{
 				"vendor": "", "next_rotation": "", "last_rotation_error": "", "token_cached": false, "rotation_role": "",
-				"error": "the stored role cannot be decoded, so it neither mints nor rotates; delete it with: vault delete " + mountOf(req) + "roles/" + name + ", then create it again",
+				"error": "the stored role cannot be decoded, so it neither mints nor rotates; delete it with: vault delete " + mountPrefix(req.MountPoint) + "roles/" + name + ", then create it again",
 			}
 		case r != nil:
 			row = b.listInfo(name, r)
@@ -96,16 +96,4 @@ func oneLine(s string, n int) string {
 		cut--
 	}
 	return s[:cut] + "…"
-}
-
-// mountOf is the mount's path as the request gives it, ending in "/".
-func mountOf(req *logical.Request) string {
-	m := req.MountPoint
-	if m == "" {
-		m = "vendor/"
-	}
-	if !strings.HasSuffix(m, "/") {
-		m += "/"
-	}
-	return m
 }

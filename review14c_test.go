@@ -1,0 +1,46 @@
+package vendor
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/vault/sdk/logical"
+
+	"github.com/vendortoken/vault-plugin-secrets-vendor/client/vendortest"
+)
+
+// Review of issue 14's input and dependency errors (points 4-6): cases
+// that break them.
+
+// Vault wraps any answer that is not an error (err == nil and
+// !resp.IsError()) when the request asks for wrapping
+// (X-Vault-Wrap-TTL, vault read -wrap-ttl): a raw 404/502/504 answer is
+// neither, so the caller would get a 200 with a wrapping token for a
+// missing role or an unreachable vendor, and learn of the failure only
+// when the token is unwrapped, elsewhere. A wrapped request's failure must
+// be an answer Vault does not wrap.
+func TestReview14WrappedRequestFailureIsNotWrapped(t *testing.T) {
+	h := newHarness(t)
+	h.ok(logical.UpdateOperation, "config", map[string]any{"max_retries": 0, "request_timeout": "1s"})
+	srv, role := h.vendorServer("cyral")
+	h.ok(logical.CreateOperation, "roles/c", role)
+	srv.Inject("token", vendortest.Fault{Status: 503, Body: `{"error":"maintenance"}`})
+	for _, c := range []struct {
+		op   logical.Operation
+		path string
+	}{
+		{logical.ReadOperation, "token/nope"},
+		{logical.ReadOperation, "roles/nope"},
+		{logical.UpdateOperation, "rotate-role/nope"},
+		{logical.ReadOperation, "token/c"},
+	} {
+		req := &logical.Request{Operation: c.op, Path: c.path, Storage: h.storage, MountPoint: "vendor/",
+			WrapInfo: &logical.RequestWrapInfo{TTL: time.Minute}}
+		resp, err := h.b.HandleRequest(context.Background(), req)
+		// The condition of vault/request_handling.go for wrapping.
+		if err == nil && resp != nil && !resp.IsError() {
+			t.Fatalf("%s %s with wrapping asked: Vault would wrap this failure as a 200: %v", c.op, c.path, resp.Data)
+		}
+	}
+}

@@ -2,6 +2,8 @@ package vendor
 
 import (
 	"context"
+	"net/http"
+	"regexp"
 	"testing"
 	"time"
 
@@ -42,5 +44,36 @@ func TestReview14WrappedRequestFailureIsNotWrapped(t *testing.T) {
 		if err == nil && resp != nil && !resp.IsError() {
 			t.Fatalf("%s %s with wrapping asked: Vault would wrap this failure as a 200: %v", c.op, c.path, resp.Data)
 		}
+	}
+}
+
+// The refusal of a min_remaining beyond the tokens' reach says "ask for at
+// most X". X must be a value that is taken: durText rounds to the nearest
+// second, so a reach of 66.7s (token_ttl_cap 100s less a third) advises
+// 1m7s, which is refused again.
+func TestReview14MinRemainingAdviceIsTaken(t *testing.T) {
+	h := newHarness(t)
+	_, role := h.vendorServer("cyral")
+	for _, c := range []struct {
+		cap, before any
+	}{
+		{100, nil}, // reach 100s - 33.3s
+		{15, 10},   // reach 15s - 7.5s (refresh_before held to half)
+	} {
+		data := withFields(role, "token_ttl_cap", c.cap)
+		if c.before != nil {
+			data["refresh_before"] = c.before
+		}
+		h.ok(logical.CreateOperation, "roles/c", data)
+		msg := h.badRequest(logical.ReadOperation, "token/c", map[string]any{"min_remaining": "99999"}, "ask for at most ")
+		m := regexp.MustCompile(`ask for at most (\S+)$`).FindStringSubmatch(msg)
+		if m == nil {
+			t.Fatalf("no advice in %q", msg)
+		}
+		resp, err := h.do(logical.ReadOperation, "token/c", map[string]any{"min_remaining": m[1]})
+		if err != nil || resp == nil || resp.IsError() {
+			t.Fatalf("cap %v: the advised min_remaining=%s is refused: %v %v (advice: %q)", c.cap, m[1], err, resp, msg)
+		}
+		h.roleRailStatus(logical.DeleteOperation, "roles/c", nil, http.StatusNoContent)
 	}
 }

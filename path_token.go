@@ -270,6 +270,8 @@ func (b *backend) checkReach(st *roleState, minRemaining time.Duration) error {
 }
 
 // unreachable is the 400 for a min_remaining that tokens of life cannot meet.
+// The advised most is cut down to whole seconds: durText rounds to the
+// nearest, and a reach of 66.7s written as 1m7s would be refused again.
 func unreachable(st *roleState, minRemaining, life time.Duration, fromCap bool) error {
 	source := ""
 	if fromCap {
@@ -277,7 +279,7 @@ func unreachable(st *roleState, minRemaining, life time.Duration, fromCap bool) 
 	}
 	return &inputError{Field: "min_remaining", Msg: fmt.Sprintf(
 		"of %s cannot be met: %s tokens for this role live %s%s and are replaced when %s is left, so ask for at most %s",
-		durText(minRemaining), st.role.Vendor, durText(life), source, durText(st.role.refreshBefore(life)), durText(st.role.reach(life)))}
+		durText(minRemaining), st.role.Vendor, durText(life), source, durText(st.role.refreshBefore(life)), durText(st.role.reach(life).Truncate(time.Second)))}
 }
 
 // mint calls the vendor and caches the token.

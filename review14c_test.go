@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -43,6 +44,16 @@ func TestReview14WrappedRequestFailureIsNotWrapped(t *testing.T) {
 		// The condition of vault/request_handling.go for wrapping.
 		if err == nil && resp != nil && !resp.IsError() {
 			t.Fatalf("%s %s with wrapping asked: Vault would wrap this failure as a 200: %v", c.op, c.path, resp.Data)
+		}
+		// The message is kept, whichever form carries it.
+		text := ""
+		if err != nil {
+			text = err.Error()
+		} else {
+			text = resp.Error().Error()
+		}
+		if !strings.Contains(text, "does not exist at vendor/roles/nope") && !strings.Contains(text, "HTTP 503 (a server error): maintenance") {
+			t.Fatalf("%s %s: the message is lost: %q", c.op, c.path, text)
 		}
 	}
 }

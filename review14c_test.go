@@ -88,3 +88,32 @@ func TestReview14MinRemainingAdviceIsTaken(t *testing.T) {
 		h.roleRailStatus(logical.DeleteOperation, "roles/c", nil, http.StatusNoContent)
 	}
 }
+
+// A role read shows refresh_before "in force"; an operator who writes a
+// read's values back (vault read -format=json, then vault write with the
+// same values) must get the role they had. For a role with no
+// refresh_before, read on a node that holds no token of it (after a
+// restart, on another node), the read says 60 while its tokens of 90s get
+// 30 (a third); written back, 60 becomes an explicit value held to half
+// the lifetime, 45, and every token is handed out for 15s less.
+func TestReview14ReadWriteRoundTripKeepsRefreshPoint(t *testing.T) {
+	h := newHarness(t)
+	_, cyral := h.vendorServer("cyral", vendortest.WithLifetime(90*time.Second))
+	h.ok(logical.CreateOperation, "roles/cy", cyral)
+	ttlBefore := intOf(t, h.ok(logical.ReadOperation, "token/cy", nil)["ttl"])
+
+	h.restart()
+	read := h.ok(logical.ReadOperation, "roles/cy", nil)
+	back := map[string]any{}
+	for k, v := range read {
+		if _, ok := roleSchema()[k]; ok && v != nil {
+			back[k] = v
+		}
+	}
+	h.ok(logical.UpdateOperation, "roles/cy", back)
+	h.restart()
+	ttlAfter := intOf(t, h.ok(logical.ReadOperation, "token/cy", nil)["ttl"])
+	if ttlAfter != ttlBefore {
+		t.Fatalf("writing back the read's refresh_before=%v changed the token's ttl from %ds to %ds", read["refresh_before"], ttlBefore, ttlAfter)
+	}
+}

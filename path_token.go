@@ -137,6 +137,8 @@ func (b *backend) pathTokenRead(ctx context.Context, req *logical.Request, d *fr
 
 func tokenData(t *cachedToken, vendor string, now time.Time) map[string]any {
 	ttl := max(t.refreshAt.Sub(now), 0)
+	// One boxed value for both rows: the hot cached read allocates per row.
+	life := any(int64(t.lifetime / time.Second))
 	return map[string]any{
 		"access_token":    t.AccessToken,
 		"token_type":      t.TokenType,
@@ -144,8 +146,8 @@ func tokenData(t *cachedToken, vendor string, now time.Time) map[string]any {
 		"expires_at":      t.expiresAt.UTC().Format(time.RFC3339),
 		"expires_in":      int64(t.expiresAt.Sub(now) / time.Second),
 		"ttl":             int64(ttl / time.Second),
-		"lifetime":        int64(t.lifetime / time.Second),
-		"rotation_period": int64(t.lifetime / time.Second),
+		"lifetime":        life,
+		"rotation_period": life,
 		"vendor":          vendor,
 	}
 }

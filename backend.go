@@ -270,6 +270,9 @@ func (b *backend) HandleRequest(ctx context.Context, req *logical.Request) (*log
 		return logical.ErrorResponse(msg), nil
 	}
 	resp, err := b.Backend.HandleRequest(ctx, req)
+	if req.WrapInfo != nil && req.WrapInfo.TTL > 0 {
+		resp, err = unwrappable(resp, err)
+	}
 	if errors.Is(err, logical.ErrUnsupportedPath) {
 		for _, prefix := range []string{"roles/", "token/", "rotate-role/"} {
 			if name, ok := strings.CutPrefix(req.Path, prefix); ok {

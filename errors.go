@@ -99,6 +99,34 @@ func statusResponse(code int, msg string) *logical.Response {
 	}}
 }
 
+// unwrappable turns a statusResponse into an answer Vault does not wrap,
+// for a request that asks for wrapping: Vault wraps every answer that is
+// neither a Go error nor IsError, so a raw 404 or 502 would reach the
+// caller as a 200 with a wrapping token, the failure hidden until the
+// token is unwrapped. A 4xx becomes the 400 error answer, a 5xx the Go
+// error Vault answers with a 500; the message is kept.
+func unwrappable(resp *logical.Response, err error) (*logical.Response, error) {
+	if err != nil || resp == nil || resp.Data == nil {
+		return resp, err
+	}
+	code, ok := resp.Data[logical.HTTPStatusCode].(int)
+	raw, isText := resp.Data[logical.HTTPRawBody].(string)
+	if !ok || !isText || code < 400 {
+		return resp, err
+	}
+	var body struct {
+		Errors []string `json:"errors"`
+	}
+	if json.Unmarshal([]byte(raw), &body) != nil || len(body.Errors) == 0 {
+		return resp, err
+	}
+	msg := strings.Join(body.Errors, "; ")
+	if code >= 500 {
+		return nil, errors.New(msg)
+	}
+	return logical.ErrorResponse(msg), nil
+}
+
 // noRoleError is the one answer, a 404, for a role named in a request
 // path that does not exist, on every path that names one.
 type noRoleError struct {

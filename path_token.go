@@ -138,6 +138,8 @@ func (b *backend) pathTokenRead(ctx context.Context, req *logical.Request, d *fr
 
 func tokenData(t *cachedToken, vendor string, now time.Time) map[string]any {
 	ttl := max(t.refreshAt.Sub(now), 0)
+	// One boxed value for both rows: the hot cached read allocates per row.
+	life := any(int64(t.lifetime / time.Second))
 	return map[string]any{
 		"access_token":    t.AccessToken,
 		"token_type":      t.TokenType,
@@ -145,8 +147,8 @@ func tokenData(t *cachedToken, vendor string, now time.Time) map[string]any {
 		"expires_at":      t.expiresAt.UTC().Format(time.RFC3339),
 		"expires_in":      int64(t.expiresAt.Sub(now) / time.Second),
 		"ttl":             int64(ttl / time.Second),
-		"lifetime":        int64(t.lifetime / time.Second),
-		"rotation_period": int64(t.lifetime / time.Second),
+		"lifetime":        life,
+		"rotation_period": life,
 		"vendor":          vendor,
 	}
 }
@@ -271,6 +273,8 @@ func (b *backend) checkReach(st *roleState, minRemaining time.Duration) error {
 }
 
 // unreachable is the 400 for a min_remaining that tokens of life cannot meet.
+// The advised most is cut down to whole seconds: durText rounds to the
+// nearest, and a reach of 66.7s written as 1m7s would be refused again.
 func unreachable(st *roleState, minRemaining, life time.Duration, fromCap bool) error {
 	source := ""
 	if fromCap {
@@ -278,7 +282,7 @@ func unreachable(st *roleState, minRemaining, life time.Duration, fromCap bool) 
 	}
 	return &inputError{Field: "min_remaining", Msg: fmt.Sprintf(
 		"of %s cannot be met: %s tokens for this role live %s%s and are replaced when %s is left, so ask for at most %s",
-		durText(minRemaining), st.role.Vendor, durText(life), source, durText(st.role.refreshBefore(life)), durText(st.role.reach(life)))}
+		durText(minRemaining), st.role.Vendor, durText(life), source, durText(st.role.refreshBefore(life)), durText(st.role.reach(life).Truncate(time.Second)))}
 }
 
 // mint calls the vendor and caches the token.

@@ -2,7 +2,6 @@ package vendor
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -28,18 +27,10 @@ func (h *harness) roleRailStatus(op logical.Operation, path string, data map[str
 	case resp == nil:
 		status = http.StatusNoContent
 	case resp.Data[logical.HTTPStatusCode] != nil:
-		status = resp.Data[logical.HTTPStatusCode].(int)
-		var body struct {
-			Errors []string `json:"errors"`
-			Data   struct {
-				Error string `json:"error"`
-			} `json:"data"`
+		var ok bool
+		if status, msg, ok = rawError(resp); !ok {
+			status = resp.Data[logical.HTTPStatusCode].(int)
 		}
-		raw, _ := resp.Data[logical.HTTPRawBody].(string)
-		if err := json.Unmarshal([]byte(raw), &body); err != nil {
-			h.t.Fatalf("%s %s: raw body %q: %v", op, path, raw, err)
-		}
-		msg = body.Data.Error + strings.Join(body.Errors, "; ")
 	case resp.IsError():
 		status, msg = http.StatusBadRequest, resp.Error().Error()
 	}

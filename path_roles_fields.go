@@ -2,6 +2,7 @@ package vendor
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -346,8 +347,8 @@ func checkVendorFields(v client.Vendor, r *roleEntry) error {
 	if r.ClientID == "" {
 		return fieldErr("client_id", "is required")
 	}
-	if r.ClientSecret == "" {
-		return fieldErr("client_secret", "is required")
+	if err := checkCredential(v, r); err != nil {
+		return err
 	}
 	for _, name := range r.Fields.Names() {
 		if _, ok := vendorField(v, name); !ok {
@@ -379,6 +380,31 @@ func checkVendorFields(v client.Vendor, r *roleEntry) error {
 			if err := f.Check(val); err != nil {
 				return &inputError{Field: f.Name, Msg: checkMessage(f, val, err)}
 			}
+		}
+	}
+	return nil
+}
+
+// checkCredential requires the one secret the role proves itself with:
+// client_secret, or the field the vendor's declaration names for the
+// values the role has (client.Field.Credential), and refuses the others.
+func checkCredential(v client.Vendor, r *roleEntry) error {
+	secret, by, refused := client.CredentialField(v, r.Fields)
+	if secret == client.FieldClientSecret {
+		if r.ClientSecret == "" {
+			return fieldErr("client_secret", "is required")
+		}
+	} else {
+		if r.ClientSecret != "" {
+			return fieldErr("client_secret and "+secret, "are both given; with %s the role authenticates with %s and no client_secret: leave client_secret out (or set it empty on an existing role)", by, secret)
+		}
+		if !r.Fields.Has(secret) {
+			return fieldErr(secret, "is required with %s", by)
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(refused)) {
+		if r.Fields.Has(name) {
+			return fieldErr(name, "is used only with %s, which this role does not have; leave it out, or set it empty on an existing role", refused[name])
 		}
 	}
 	return nil

@@ -27,8 +27,12 @@ func checkSameAccount(before, role *roleEntry, given func(field string) bool, ve
 	if before.Vendor == "" || verify {
 		return nil
 	}
+	secret := "client_secret"
+	if v, ok := client.Lookup(role.Vendor); ok {
+		secret, _, _ = client.CredentialField(v, role.Fields)
+	}
 	var changed []string
-	if !given("client_secret") {
+	if !given(secret) {
 		if role.URL != before.URL {
 			changed = append(changed, urlField(role.Vendor))
 		}
@@ -37,7 +41,7 @@ func checkSameAccount(before, role *roleEntry, given func(field string) bool, ve
 		}
 	}
 	if len(changed) > 0 {
-		return accountChangeError(changed, "client_secret")
+		return accountChangeError(changed, secret)
 	}
 	v, ok := client.Lookup(role.Vendor)
 	if !ok {

@@ -57,6 +57,11 @@ type Field struct {
 	// stored secret to another account, which a role write refuses
 	// unless verify proves it.
 	PairedSecret string
+	// Credential, on a field with Allowed values, maps some of those
+	// values to the secret field a role then authenticates with in place
+	// of client_secret: with that value the field is required and
+	// client_secret refused; with another the field is refused.
+	Credential map[string]string
 	// Check, when set, vets a value (string, []string or map[string]string
 	// by Kind); its error text is the message, the caller names the field.
 	Check func(value any) error
@@ -78,6 +83,30 @@ func AddressField(v Vendor) Field {
 		}
 	}
 	return Field{Name: FieldBaseURL, Kind: KindAddress}
+}
+
+// CredentialField is the secret field a role of v with vals proves itself
+// with: client_secret, unless a field's value names another (Credential).
+// by names the field and value that chose it ("" for client_secret).
+// Refused maps each secret field that other values name, which the role
+// does not use and so may not hold, to the setting that would use it.
+func CredentialField(v Vendor, vals Values) (secret, by string, refused map[string]string) {
+	secret, refused = FieldClientSecret, map[string]string{}
+	for _, f := range v.Fields() {
+		val := vals.String(f.Name)
+		if val == "" {
+			val = f.Default
+		}
+		for _, k := range slices.Sorted(maps.Keys(f.Credential)) {
+			if k == val {
+				secret, by = f.Credential[k], f.Name+"="+k
+			} else if _, seen := refused[f.Credential[k]]; !seen {
+				refused[f.Credential[k]] = f.Name + "=" + k
+			}
+		}
+	}
+	delete(refused, secret)
+	return secret, by, refused
 }
 
 // Values holds a role's vendor-specific fields by name: each value is a

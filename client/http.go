@@ -1,6 +1,7 @@
 package client
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -238,6 +239,12 @@ type request struct {
 	// logon: the call proves a secret. A 5xx answer to it is not retried:
 	// the vendor may have counted it as a failed logon already.
 	logon bool
+	// fresh, when set, makes the body anew for every attempt, in place of
+	// body: a signed assertion is good for one use, and a retry that sent
+	// it again would be refused as a replay. It returns the credential the
+	// body carries, kept out of errors like the other secrets. Every body
+	// it makes must be of the same length (Content-Length is set once).
+	fresh func() (body []byte, credential string, err error)
 }
 
 // do performs r and returns the body of a 2xx answer. Anything else comes
@@ -290,6 +297,16 @@ func (h *HTTP) do(ctx context.Context, r request) ([]byte, error) {
 	var body any
 	if r.body != nil {
 		body = r.body
+	}
+	if r.fresh != nil {
+		body = retryablehttp.ReaderFunc(func() (io.Reader, error) {
+			b, credential, err := r.fresh()
+			if err != nil {
+				return nil, err
+			}
+			r.secrets = append(r.secrets[:len(r.secrets):len(r.secrets)], credential)
+			return bytes.NewReader(b), nil
+		})
 	}
 	req, err := retryablehttp.NewRequestWithContext(ctx, r.method, r.url, body)
 	if err != nil {

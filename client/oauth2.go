@@ -5,6 +5,8 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"maps"
+	"net/http"
 	"net/url"
 	"strings"
 )
@@ -20,6 +22,9 @@ func init() { Register(oauth2{}) }
 const (
 	AuthStyleBasic = "basic"
 	AuthStyleBody  = "body"
+	// AuthStylePrivateKeyJWT signs an assertion with private_key (RFC 7523
+	// section 2.2, OpenID Connect Core section 9) in place of a secret.
+	AuthStylePrivateKeyJWT = "private_key_jwt"
 )
 
 // The oauth2 vendor's role fields.
@@ -29,6 +34,9 @@ const (
 	FieldAudience    = "audience"
 	FieldAuthStyle   = "auth_style"
 	FieldTokenParams = "token_params"
+	FieldPrivateKey  = "private_key"
+	// FieldPrivateKeyID is the kid a server finds the public key by.
+	FieldPrivateKeyID = "private_key_id"
 )
 
 // reservedParams are set by the grant itself, or by other grants and client
@@ -59,8 +67,13 @@ func (oauth2) Fields() []Field {
 		{Name: FieldScopes, Kind: KindList, Check: checkScopes,
 			Description: "Scopes to request, comma-separated."},
 		{Name: FieldAudience, Description: "The audience parameter to send, for servers that require one."},
-		{Name: FieldAuthStyle, Kind: KindLowerString, Default: AuthStyleBasic, Allowed: []string{AuthStyleBasic, AuthStyleBody},
-			Description: "How to send the client credentials: basic (HTTP Basic, RFC 6749's default) or body (in the form)."},
+		{Name: FieldAuthStyle, Kind: KindLowerString, Default: AuthStyleBasic, Allowed: []string{AuthStyleBasic, AuthStyleBody, AuthStylePrivateKeyJWT},
+			Credential:  map[string]string{AuthStylePrivateKeyJWT: FieldPrivateKey},
+			Description: "How the client authenticates: basic (client_secret in HTTP Basic, RFC 6749's default), body (client_secret in the form) or private_key_jwt (an assertion signed with private_key, RFC 7523; no client_secret)."},
+		{Name: FieldPrivateKey, Secret: true, Check: checkPrivateKey,
+			Description: "The client's private key, PEM: RSA of 2048 bits or more (PKCS#1 or PKCS#8, signs RS256) or EC P-256 (SEC 1 or PKCS#8, signs ES256). Required with auth_style=private_key_jwt, refused otherwise; the server holds the public key."},
+		{Name: FieldPrivateKeyID, Check: checkKeyID,
+			Description: "The key id (JWS kid header) the server knows the public key by, with auth_style=private_key_jwt."},
 		{Name: FieldTokenParams, Kind: KindPairs, Check: checkTokenParams,
 			Description: "Extra form parameters for the token request, as key=value pairs."},
 	}
@@ -98,6 +111,16 @@ func checkTokenParams(v any) error {
 	return nil
 }
 
+func checkKeyID(v any) error {
+	s, _ := v.(string)
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f {
+			return errors.New("holds a control character")
+		}
+	}
+	return nil
+}
+
 func checkScopes(v any) error {
 	scopes, _ := v.([]string)
 	for _, s := range scopes {
@@ -120,13 +143,46 @@ func (v oauth2) Token(ctx context.Context, h *HTTP, c Creds) (Token, error) {
 		form.Set(k, val)
 	}
 	var auth string
-	if c.Fields.String(FieldAuthStyle) == AuthStyleBody {
+	switch c.Fields.String(FieldAuthStyle) {
+	case AuthStylePrivateKeyJWT:
+		return v.assertionToken(ctx, h, c, form)
+	case AuthStyleBody:
 		form.Set("client_id", c.ClientID)
 		form.Set("client_secret", c.ClientSecret)
-	} else {
+	default:
 		auth = "Basic " + base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(c.ClientID)+":"+url.QueryEscape(c.ClientSecret)))
 	}
 	return oauthToken(ctx, h, v.Name(), c.BaseURL, form, auth, c)
+}
+
+// assertionToken authenticates with a fresh signed assertion per attempt
+// and no secret: aud is the token_url, iss and sub the client_id, which
+// the form carries too (some servers, Entra ID among them, require it).
+func (v oauth2) assertionToken(ctx context.Context, h *HTTP, c Creds, form url.Values) (Token, error) {
+	s, err := newAssertionSigner(c.Fields.String(FieldPrivateKey), c.Fields.String(FieldPrivateKeyID), c.ClientID, c.BaseURL, h.opts.Now)
+	if err != nil {
+		return Token{}, invalid(FieldPrivateKey, err.Error())
+	}
+	form.Set("client_id", c.ClientID)
+	form.Set("client_assertion_type", ClientAssertionType)
+	hdr, _ := postForm(form)
+	data, err := h.do(ctx, request{
+		vendor: v.Name(), op: "token", method: http.MethodPost,
+		url: c.BaseURL, header: hdr, secrets: c.Secrets(), logon: true,
+		fresh: func() ([]byte, string, error) {
+			jws, err := s.assertion()
+			if err != nil {
+				return nil, "", err
+			}
+			f := maps.Clone(form)
+			f.Set("client_assertion", jws)
+			return []byte(f.Encode()), jws, nil
+		},
+	})
+	if err != nil {
+		return Token{}, err
+	}
+	return ParseOAuthToken(v.Name(), data)
 }
 
 func strconvQuote(s string) string { return `"` + clip(s, 40) + `"` }

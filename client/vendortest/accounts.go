@@ -5,6 +5,7 @@ package vendortest
 // rules a vendor applies to a new password.
 
 import (
+	"crypto"
 	"fmt"
 	"net/http"
 	"sort"
@@ -27,6 +28,11 @@ type Account struct {
 	Scopes []string
 	// Audience an oauth2 client must request, when set.
 	Audience string
+	// PublicKey registers an oauth2 client for private_key_jwt: it then
+	// authenticates only with assertions this key verifies. KeyID, when
+	// set, is the kid they must carry.
+	PublicKey crypto.PublicKey
+	KeyID     string
 	// UUID identifies the account in admin APIs; generated when empty.
 	UUID string
 	// Name and Roles describe a service or API client.

@@ -61,6 +61,8 @@ type Fake struct {
 	oauthID, oauthSecret string
 	// oauth2: the one client authentication method accepted, if any.
 	clientAuth string
+	// oauth2: the jti of every assertion accepted, until it expires.
+	seenJTI map[string]time.Time
 }
 
 // fakeSpec is what a vendor's file registers: everything about the vendor
@@ -119,6 +121,7 @@ func New(vendor string, opts ...Option) *Fake {
 		lastHeader: map[string]http.Header{},
 		everSecret: map[string]bool{},
 		everPair:   map[Pair]bool{},
+		seenJTI:    map[string]time.Time{},
 	}
 	for _, o := range opts {
 		o(f)

@@ -73,35 +73,44 @@ func oauth2Routes(f *Fake, mux *http.ServeMux) {
 				strconv.Itoa(n)+" client authentication methods sent (Basic, client_secret, client_assertion)")
 			return
 		}
+		var a *Account
 		if assertion {
-			// RFC 7523 private_key_jwt: no client of this server is registered for it.
-			oauthErr(w, http.StatusUnauthorized, "invalid_client", "client authentication failed", "client_assertion sent; no client here uses private_key_jwt")
-			return
-		}
-		switch {
-		case f.clientAuth == ClientAuthBasic && !basic:
-			oauthErr(w, http.StatusUnauthorized, "invalid_client", "client authentication failed: this client must use client_secret_basic",
-				"no Basic credentials; the client is registered for client_secret_basic")
-			return
-		case f.clientAuth == ClientAuthPost && !inBody:
-			oauthErr(w, http.StatusUnauthorized, "invalid_client", "client authentication failed: this client must use client_secret_post",
-				"no client_secret in the form; the client is registered for client_secret_post")
-			return
-		}
-		id, secret := form.Get("client_id"), form.Get("client_secret")
-		if basic {
-			var err1, err2 error
-			id, err1 = url.QueryUnescape(bid)
-			secret, err2 = url.QueryUnescape(bsecret)
-			if err1 != nil || err2 != nil {
-				oauthErr(w, http.StatusUnauthorized, "invalid_client", "client authentication failed", "Basic credentials not form-encoded")
+			var desc, why string
+			if a, desc, why = f.assertionClient(r, form); a == nil {
+				oauthErr(w, http.StatusUnauthorized, "invalid_client", desc, why)
 				return
 			}
-		}
-		a := f.account(id)
-		if a == nil || a.Secret != secret {
-			oauthErr(w, http.StatusUnauthorized, "invalid_client", "client authentication failed", "bad client credentials for "+strconv.Quote(id))
-			return
+		} else {
+			switch {
+			case f.clientAuth == ClientAuthBasic && !basic:
+				oauthErr(w, http.StatusUnauthorized, "invalid_client", "client authentication failed: this client must use client_secret_basic",
+					"no Basic credentials; the client is registered for client_secret_basic")
+				return
+			case f.clientAuth == ClientAuthPost && !inBody:
+				oauthErr(w, http.StatusUnauthorized, "invalid_client", "client authentication failed: this client must use client_secret_post",
+					"no client_secret in the form; the client is registered for client_secret_post")
+				return
+			}
+			id, secret := form.Get("client_id"), form.Get("client_secret")
+			if basic {
+				var err1, err2 error
+				id, err1 = url.QueryUnescape(bid)
+				secret, err2 = url.QueryUnescape(bsecret)
+				if err1 != nil || err2 != nil {
+					oauthErr(w, http.StatusUnauthorized, "invalid_client", "client authentication failed", "Basic credentials not form-encoded")
+					return
+				}
+			}
+			a = f.account(id)
+			if a != nil && a.PublicKey != nil {
+				oauthErr(w, http.StatusUnauthorized, "invalid_client", "client authentication failed: this client must use private_key_jwt",
+					"a secret sent for "+strconv.Quote(id)+", which is registered for private_key_jwt")
+				return
+			}
+			if a == nil || a.Secret != secret {
+				oauthErr(w, http.StatusUnauthorized, "invalid_client", "client authentication failed", "bad client credentials for "+strconv.Quote(id))
+				return
+			}
 		}
 		var scopes []string
 		if s := form.Get("scope"); s != "" {

@@ -90,7 +90,9 @@ func TestOAuth2PrivateKeyJWTWire(t *testing.T) {
 	}
 	valid := edited(nil)
 	replayed := withAssertion(spec(nil))
-	ec := func(s *assertionSpec) { s.key, s.alg, s.iss, s.sub, s.kid = ecKey, jose.ES256, "jwt-ec", "jwt-ec", "ec-1" }
+	ec := func(s *assertionSpec) {
+		s.key, s.alg, s.iss, s.sub, s.kid = ecKey, jose.ES256, "jwt-ec", "jwt-ec", "ec-1"
+	}
 	runWire(t, srv, []endpointCases{{"token:private_key_jwt", valid, 200, []wireCase{
 		{"ES256 with its kid", edited(ec), 200, ""},
 		{"with client_id", edited(nil, "client_id", "jwt-rsa"), 200, ""},

@@ -390,6 +390,11 @@ func checkVendorFields(v client.Vendor, r *roleEntry) error {
 // values the role has (client.Field.Credential), and refuses the others.
 func checkCredential(v client.Vendor, r *roleEntry) error {
 	secret, by, refused := client.CredentialField(v, r.Fields)
+	for _, name := range slices.Sorted(maps.Keys(refused)) {
+		if r.Fields.Has(name) {
+			return fieldErr(name, "is used only with %s, which this role does not have; leave it out, or set it empty on an existing role", refused[name])
+		}
+	}
 	if secret == client.FieldClientSecret {
 		if r.ClientSecret == "" {
 			return fieldErr("client_secret", "is required")
@@ -400,11 +405,6 @@ func checkCredential(v client.Vendor, r *roleEntry) error {
 		}
 		if !r.Fields.Has(secret) {
 			return fieldErr(secret, "is required with %s", by)
-		}
-	}
-	for _, name := range slices.Sorted(maps.Keys(refused)) {
-		if r.Fields.Has(name) {
-			return fieldErr(name, "is used only with %s, which this role does not have; leave it out, or set it empty on an existing role", refused[name])
 		}
 	}
 	return nil

@@ -1,6 +1,7 @@
 package vendortest
 
 import (
+	"crypto"
 	"encoding/json"
 	"net/http"
 	"time"
@@ -42,6 +43,10 @@ type AccountRequest struct {
 	Name       string   `json:"name,omitempty"`
 	Roles      []string `json:"roles,omitempty"`
 	AuthMethod string   `json:"auth_method,omitempty"`
+	// PublicKey (PEM) registers an oauth2 client for private_key_jwt, in
+	// place of Secret; KeyID is the kid its assertions carry.
+	PublicKey string `json:"public_key,omitempty"`
+	KeyID     string `json:"key_id,omitempty"`
 }
 
 // ControlHandler lets a process that does not share memory with the fakes
@@ -52,7 +57,7 @@ type AccountRequest struct {
 //	POST /clear                     drop every fault
 //	POST /lifetime  {"vendor","seconds"}
 //	POST /expire    {"vendor"}      end every issued token
-//	POST /account   AccountRequest  add an account
+//	POST /account   AccountRequest  add an account (with a secret, or an oauth2 public key)
 //	POST /secret    {"vendor","id","secret"}  204 if it is the account's secret, 409 if not
 //	GET  /secrets                   every secret any account ever had
 //	GET  /leaks                     every form of them (LeakForms), Basic pairs included
@@ -121,16 +126,24 @@ func ControlHandler(fakes map[string]*Fake) http.Handler {
 	})
 	mux.HandleFunc("POST /account", func(w http.ResponseWriter, r *http.Request) {
 		var req AccountRequest
-		if err := json.NewDecoder(r.Body).Decode(&req); err != nil || req.ID == "" || req.Secret == "" {
-			http.Error(w, "want {\"vendor\",\"id\",\"secret\"}", http.StatusBadRequest)
+		if err := json.NewDecoder(r.Body).Decode(&req); err != nil || req.ID == "" || (req.Secret == "") == (req.PublicKey == "") {
+			http.Error(w, "want {\"vendor\",\"id\",\"secret\"} or {\"vendor\",\"id\",\"public_key\"}", http.StatusBadRequest)
 			return
+		}
+		var pub crypto.PublicKey
+		if req.PublicKey != "" {
+			var err error
+			if pub, err = ParsePublicKeyPEM(req.PublicKey); err != nil {
+				http.Error(w, "public_key: "+err.Error(), http.StatusBadRequest)
+				return
+			}
 		}
 		if f := fake(w, req.Vendor); f != nil {
 			f.mu.Lock()
 			oid, osecret := f.oauthID, f.oauthSecret
 			f.mu.Unlock()
 			f.AddAccount(Account{ID: req.ID, Secret: req.Secret, Admin: req.Admin, Name: req.Name, Roles: req.Roles,
-				AuthMethod: req.AuthMethod, OAuthClientID: oid, OAuthClientSecret: osecret})
+				AuthMethod: req.AuthMethod, OAuthClientID: oid, OAuthClientSecret: osecret, PublicKey: pub, KeyID: req.KeyID})
 			w.WriteHeader(http.StatusNoContent)
 		}
 	})

@@ -18,7 +18,8 @@ import (
 // file with the vault CLI, mints through the real Vault against a fake
 // that verifies the assertion with the client's public key and refuses a
 // replayed jti; a second mint, after a role write drops the cached token,
-// is accepted too, so it carried a new jti. The key never comes back.
+// is accepted too, so it carried a new jti. The key never comes back, and
+// shows in no response, log line or audit entry.
 func TestPrivateKeyJWTMintsThroughVault(t *testing.T) {
 	w := setup(t)
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
@@ -81,9 +82,9 @@ func TestPrivateKeyJWTMintsThroughVault(t *testing.T) {
 	}
 
 	body := strings.Split(keyPEM, "\n")[1]
-	for _, text := range append(w.vault.Seen.All(), w.vault.Log()) {
+	for _, text := range append(w.vault.Seen.All(), w.vault.Log(), readFile(t, w.vault.AuditPath)) {
 		if strings.Contains(text, body) {
-			t.Fatal("the private key shows in Vault's output or log")
+			t.Fatal("the private key shows in Vault's output, its log or the audit log")
 		}
 	}
 	w.vault.MustCLI("delete", path)

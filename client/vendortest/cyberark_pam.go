@@ -33,9 +33,10 @@ func WithPVWAAppName(name string) Option {
 	}
 }
 
-// iisNotFound is the gist of the page IIS serves for a path it has nothing at.
+// iisNotFound stands for the HTML page IIS serves for a path it has
+// nothing at: a web server's page, with no PVWA error code in it.
 const iisNotFound = `<!DOCTYPE html><html><head><title>404 - File or directory not found.</title></head>` +
-	`<body><h2>404 - File or directory not found.</h2><h3>The resource you are looking for might have been removed, had its name changed, or is temporarily unavailable.</h3></body></html>`
+	`<body><h2>404 - File or directory not found.</h2></body></html>`
 
 var pamMethods = []string{"CyberArk", "LDAP", "RADIUS", "Windows"}
 

@@ -59,7 +59,7 @@ func TestRoleReadShowsItsOwnVendorsFieldsOnly(t *testing.T) {
 	_, role := h.vendorServer("cyral")
 	h.ok(logical.CreateOperation, "roles/c", role)
 	got := h.ok(logical.ReadOperation, "roles/c", nil)
-	for _, k := range []string{"token_url", "oauth_client_id", "oauth_client_secret_set", "auth_method", "scopes", "audience", "auth_style", "token_params"} {
+	for _, k := range []string{"token_url", "oauth_client_id", "oauth_client_secret_set", "auth_method", "pvwa_app_name", "scopes", "audience", "auth_style", "token_params"} {
 		if _, ok := got[k]; ok {
 			t.Errorf("a cyral role read shows %s", k)
 		}

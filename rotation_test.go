@@ -48,6 +48,14 @@ type rotWorld struct {
 
 func (h *harness) rotationWorld(sc rotScenario) *rotWorld {
 	h.t.Helper()
+	return h.rotationWorldAt(sc, "")
+}
+
+// rotationWorldAt is rotationWorld with a cyberark-pam fake that serves
+// PVWA under the application name pvwaApp, which both roles name in
+// pvwa_app_name (empty: the default, which the roles leave unset).
+func (h *harness) rotationWorldAt(sc rotScenario, pvwaApp string) *rotWorld {
+	h.t.Helper()
 	admin := vendortest.Account{ID: "vault-admin", Secret: adminSecret, Admin: true, Name: "vault-admin"}
 	switch sc.vendor {
 	case "cyberark":
@@ -55,7 +63,14 @@ func (h *harness) rotationWorld(sc rotScenario) *rotWorld {
 	case "privx":
 		admin.OAuthClientID, admin.OAuthClientSecret = "privx-external", "oauth %sec#ret:x"
 	}
-	srv, role := h.vendorServer(sc.vendor, vendortest.WithAccount(admin))
+	opts := []vendortest.Option{vendortest.WithAccount(admin)}
+	if pvwaApp != "" {
+		opts = append(opts, vendortest.WithPVWAAppName(pvwaApp))
+	}
+	srv, role := h.vendorServer(sc.vendor, opts...)
+	if pvwaApp != "" {
+		role["pvwa_app_name"] = pvwaApp
+	}
 	w := &rotWorld{h: h, sc: sc, srv: srv, name0: "svc-vault"}
 	if sc.admin {
 		adminRole := map[string]any{}

@@ -170,7 +170,7 @@ func TestAgentReRendersBeforeTheTokenExpires(t *testing.T) {
 func TestPathHelpAndOpenAPIDescribeEveryField(t *testing.T) {
 	w := setup(t)
 	roleFields := []string{"vendor", "base_url", "token_url", "client_id", "client_secret", "oauth_client_id", "oauth_client_secret",
-		"auth_method", "scopes", "audience", "auth_style", "token_params", "ca_cert", "token_ttl_cap", "refresh_before",
+		"auth_method", "pvwa_app_name", "scopes", "audience", "auth_style", "token_params", "ca_cert", "token_ttl_cap", "refresh_before",
 		"rotation_period", "rotation_role", "rotation_allowed_roles", "password_policy", "verify"}
 	help := w.vault.MustCLI("path-help", mount+"/roles/x")
 	for _, f := range roleFields {

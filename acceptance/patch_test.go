@@ -35,7 +35,7 @@ func TestCLIPatchUpdatesOneField(t *testing.T) {
 	w.mustBeAccepted(t, "cyral", data["authorization"].(string))
 
 	// A cyral role shows no other vendor's fields.
-	for _, f := range []string{"oauth_client_id", "oauth_client_secret_set", "auth_method", "scopes", "audience", "auth_style", "token_params", "token_url"} {
+	for _, f := range []string{"oauth_client_id", "oauth_client_secret_set", "auth_method", "pvwa_app_name", "scopes", "audience", "auth_style", "token_params", "token_url"} {
 		if _, ok := after[f]; ok {
 			t.Errorf("a cyral role read shows %s", f)
 		}

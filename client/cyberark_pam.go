@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
+	"regexp"
 	"sort"
 	"strings"
 )
@@ -30,6 +32,16 @@ var PAMAuthMethods = map[string]string{
 // PAMDefaultAuthMethod is used when a cyberark-pam role names none.
 const PAMDefaultAuthMethod = "cyberark"
 
+// FieldPVWAAppName is the PVWA web application's name, the first segment
+// of every PVWA API path. Sites may install PVWA under another name.
+const FieldPVWAAppName = "pvwa_app_name"
+
+// PAMDefaultAppName is the name PVWA installs under unless a site renames it.
+const PAMDefaultAppName = "PasswordVault"
+
+// maxPAMAppName bounds pvwa_app_name; IIS application names are short.
+const maxPAMAppName = 100
+
 func (cyberarkPAM) Name() string { return "cyberark-pam" }
 
 // DirectoryLogon: the token call is a PVWA logon, often against LDAP/AD.
@@ -45,15 +57,66 @@ func (cyberarkPAM) Fields() []Field {
 	}
 	sort.Strings(methods)
 	return []Field{
-		{Name: FieldBaseURL, Description: "the PVWA address without /PasswordVault, like https://pvwa.example.com", Check: func(v any) error {
+		{Name: FieldBaseURL, Description: "the PVWA address without the application path, like https://pvwa.example.com", Check: func(v any) error {
 			if s, _ := v.(string); strings.Contains(strings.ToLower(s), "/passwordvault") {
-				return errors.New("must be the PVWA address without /PasswordVault (for example https://pvwa.example.com)")
+				return errors.New("must be the PVWA address without /PasswordVault (for example https://pvwa.example.com); a renamed application is set with " + FieldPVWAAppName)
 			}
 			return nil
 		}},
 		{Name: FieldAuthMethod, Kind: KindLowerString, Default: PAMDefaultAuthMethod, Allowed: methods,
 			Description: "PVWA logon method: cyberark (default), ldap, radius or windows."},
+		{Name: FieldPVWAAppName, Kind: KindString, Default: PAMDefaultAppName, Check: checkPAMAppName,
+			Description: "The name of the PVWA web application, the path segment after the address in https://pvwa.example.com/PasswordVault/API/...: set it where the site installed PVWA under another name."},
 	}
+}
+
+// checkPAMAppName admits one URL path segment that needs no escaping, so
+// that the name is sent as written and cannot step to another path.
+func checkPAMAppName(v any) error {
+	s, _ := v.(string)
+	if len(s) > maxPAMAppName {
+		return fmt.Errorf("is longer than %d characters", maxPAMAppName)
+	}
+	if strings.Trim(s, ".") == "" {
+		return errors.New("must be the PVWA application's name (such as PasswordVault), not dots only")
+	}
+	for _, r := range s {
+		if !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || r == '-' || r == '_' || r == '.') {
+			return errors.New("must be one URL path segment of letters, digits, '-', '_' and '.' (such as PasswordVault), with no '/'")
+		}
+	}
+	return nil
+}
+
+// pamPath is an API path under the role's PVWA application.
+func pamPath(c Creds, path string) string {
+	app := c.Fields.String(FieldPVWAAppName)
+	if app == "" {
+		app = PAMDefaultAppName
+	}
+	return join(c.BaseURL, "/"+app+path)
+}
+
+// pamCode matches PVWA's own error codes (PASWS013E, ITATS004E, CAWS00001E).
+var pamCode = regexp.MustCompile(`^[A-Z]{4,5}[0-9]{3,5}[EWI]$`)
+
+// pamNotFound explains a 404 that PVWA itself did not answer: with no PVWA
+// error code, the web server found no PVWA application at the path, which
+// is most often a renamed application.
+func pamNotFound(err error, c Creds) error {
+	var re *RejectedError
+	if !errors.As(err, &re) || re.Status != http.StatusNotFound || pamCode.MatchString(re.Code) {
+		return err
+	}
+	app := c.Fields.String(FieldPVWAAppName)
+	if app == "" {
+		app = PAMDefaultAppName
+	}
+	out := *re
+	out.Code = ""
+	out.Message = fmt.Sprintf("no PVWA application answers at /%s on this host; check base_url, and set %s if the site installed PVWA under another name than %s",
+		app, FieldPVWAAppName, PAMDefaultAppName)
+	return &out
 }
 
 // pamLogon is the PVWA logon body. concurrentSession keeps a new logon from
@@ -98,21 +161,21 @@ func (v cyberarkPAM) SetSecret(ctx context.Context, h *HTTP, c Creds, by Actor, 
 	hdr, body := jsonBody(raw)
 	_, err = h.call(ctx, by, request{
 		vendor: v.Name(), op: "ResetPassword", method: http.MethodPost,
-		url:    join(c.BaseURL, "/PasswordVault/API/Users/"+url.PathEscape(id)+"/ResetPassword"),
+		url:    pamPath(c, "/API/Users/"+url.PathEscape(id)+"/ResetPassword"),
 		header: hdr, body: body, secrets: append(c.Secrets(), newSecret),
 	})
-	return err
+	return pamNotFound(err, c)
 }
 
 // userID finds the vault user's numeric id by name.
 func (v cyberarkPAM) userID(ctx context.Context, h *HTTP, c Creds, by Actor) (string, error) {
 	data, err := h.call(ctx, by, request{
 		vendor: v.Name(), op: "Users search", method: http.MethodGet,
-		url:     join(c.BaseURL, "/PasswordVault/API/Users?search="+url.QueryEscape(c.ClientID)),
+		url:     pamPath(c, "/API/Users?search="+url.QueryEscape(c.ClientID)),
 		secrets: c.Secrets(),
 	})
 	if err != nil {
-		return "", err
+		return "", pamNotFound(err, c)
 	}
 	return parsePAMUsers(data, c.ClientID)
 }
@@ -150,14 +213,14 @@ func (v cyberarkPAM) logon(ctx context.Context, h *HTTP, c Creds, newPassword st
 	hdr, body := jsonBody(raw)
 	data, err := h.do(ctx, request{
 		vendor: v.Name(), op: "logon", method: "POST",
-		url:    join(c.BaseURL, "/PasswordVault/API/Auth/"+PAMAuthMethods[method]+"/Logon"),
+		url:    pamPath(c, "/API/Auth/"+PAMAuthMethods[method]+"/Logon"),
 		header: hdr, body: body, secrets: append(c.Secrets(), newPassword),
 		// A logon that changes the password must not be sent twice.
 		once:  newPassword != "",
 		logon: true,
 	})
 	if err != nil {
-		return Token{}, err
+		return Token{}, pamNotFound(err, c)
 	}
 	return ParsePAMLogon(data)
 }

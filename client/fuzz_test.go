@@ -13,7 +13,7 @@ import (
 )
 
 // The fuzz targets below cover every parser of a vendor's reply. `make
-// test` runs their seed corpus (the quirks of VENDORS.md); `make fuzz`
+// test` runs their seed corpus (the quirks in docs/vendors.md); `make fuzz`
 // explores from it for a bounded time. Each checks what must hold whatever
 // the vendor sends: no panic, and no secret or token in an error text.
 

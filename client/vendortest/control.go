@@ -11,7 +11,7 @@ import (
 // a fake answers with 200 for a live token presented the vendor's way.
 func APIEndpoint(vendor string) (method, path string) {
 	spec := vendors[vendor]
-	return spec.apiMethod, spec.apiPath
+	return spec.apiMethod, spec.appPrefix + spec.apiPath
 }
 
 // FaultRequest is a Fault as the control API takes it.

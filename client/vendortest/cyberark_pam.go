@@ -1,6 +1,7 @@
 package vendortest
 
 import (
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -9,17 +10,54 @@ import (
 // CyberArk PAM self-hosted (PVWA). Logon: JSON, reply a bare JSON string;
 // API calls carry that string as the whole Authorization header.
 func init() {
-	registerFake("cyberark-pam", fakeSpec{lifetime: 20 * 60 * time1s, routes: pamRoutes, apiMethod: http.MethodGet, apiPath: "/PasswordVault/API/Users",
-		rawToken: true, numericIDs: true})
+	registerFake("cyberark-pam", fakeSpec{lifetime: 20 * 60 * time1s, routes: pamRoutes, apiMethod: http.MethodGet, apiPath: "/API/Users",
+		appPrefix: "/" + PVWADefaultAppName, rawToken: true, numericIDs: true})
 }
+
+// PVWADefaultAppName is the application path PVWA installs under.
+const PVWADefaultAppName = "PasswordVault"
+
+// WithPVWAAppName makes a cyberark-pam fake serve PVWA under /name instead
+// of /PasswordVault, as a site that renamed the application does: the
+// default path then answers 404, as the site's web server would. It panics
+// on a name that is not one path segment, or on another vendor.
+func WithPVWAAppName(name string) Option {
+	if name == "" || strings.ContainsAny(name, "/?#%") {
+		panic("vendortest: " + name + " is not one URL path segment")
+	}
+	return func(f *Fake) {
+		if f.vendor != "cyberark-pam" {
+			panic("vendortest: WithPVWAAppName is for the cyberark-pam fake, not " + f.vendor)
+		}
+		f.appPrefix = "/" + name
+	}
+}
+
+// iisNotFound stands for the HTML page IIS serves for a path it has
+// nothing at: a web server's page, with no PVWA error code in it.
+const iisNotFound = `<!DOCTYPE html><html><head><title>404 - File or directory not found.</title></head>` +
+	`<body><h2>404 - File or directory not found.</h2></body></html>`
 
 var pamMethods = []string{"CyberArk", "LDAP", "RADIUS", "Windows"}
 
 func pamRoutes(f *Fake, mux *http.ServeMux) {
+	app := f.appPrefix
+	if app != "/"+PVWADefaultAppName {
+		// IIS answers a path outside every application with its own HTML
+		// page; PVWA never sees the request.
+		mux.HandleFunc("/"+PVWADefaultAppName+"/", func(w http.ResponseWriter, r *http.Request) {
+			f.mu.Lock()
+			f.rejections = append(f.rejections, "no application at "+r.URL.Path+"; PVWA is installed under "+app)
+			f.mu.Unlock()
+			w.Header().Set("Content-Type", "text/html")
+			w.WriteHeader(http.StatusNotFound)
+			io.WriteString(w, iisNotFound)
+		})
+	}
 	pamErr := func(w http.ResponseWriter, status int, code, msg, why string) {
 		f.reject(w, status, why, jsonText(map[string]string{"ErrorCode": code, "ErrorMessage": msg}))
 	}
-	mux.HandleFunc("POST /PasswordVault/API/Auth/{method}/Logon", f.endpoint("token", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("POST "+app+"/API/Auth/{method}/Logon", f.endpoint("token", func(w http.ResponseWriter, r *http.Request) {
 		method := ""
 		for _, m := range pamMethods {
 			if strings.EqualFold(m, r.PathValue("method")) {
@@ -83,14 +121,14 @@ func pamRoutes(f *Fake, mux *http.ServeMux) {
 	}
 	// Searches are counted apart from plain API calls.
 	api, query := f.endpoint("api", listUsers), f.endpoint("query", listUsers)
-	mux.HandleFunc("GET /PasswordVault/API/Users", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("GET "+app+"/API/Users", func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Query().Has("search") {
 			query(w, r)
 			return
 		}
 		api(w, r)
 	})
-	mux.HandleFunc("POST /PasswordVault/API/Users/{id}/ResetPassword", f.endpoint("rotate", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("POST "+app+"/API/Users/{id}/ResetPassword", f.endpoint("rotate", func(w http.ResponseWriter, r *http.Request) {
 		caller := f.caller(r)
 		if caller == nil {
 			pamErr(w, http.StatusUnauthorized, "PASWS006E", "Your session has expired. Please log in again.", "ResetPassword without a live session token")

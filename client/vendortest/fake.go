@@ -63,6 +63,9 @@ type Fake struct {
 	clientAuth string
 	// oauth2: the jti of every assertion accepted, until it expires.
 	seenJTI map[string]time.Time
+	// appPrefix is the path the vendor's web application is installed
+	// under, spec.appPrefix unless a test renamed it.
+	appPrefix string
 }
 
 // fakeSpec is what a vendor's file registers: everything about the vendor
@@ -73,8 +76,11 @@ type fakeSpec struct {
 	// routes registers the vendor's endpoints.
 	routes func(f *Fake, mux *http.ServeMux)
 	// apiMethod and apiPath name an authenticated API that answers 200 for
-	// a live token (APIEndpoint).
+	// a live token (APIEndpoint). apiPath is under appPrefix.
 	apiMethod, apiPath string
+	// appPrefix is the path every endpoint sits under by default, for a
+	// vendor whose sites may install its application under another name.
+	appPrefix string
 	// rawToken: API calls carry the token as the whole Authorization
 	// header, not as "Bearer <token>".
 	rawToken bool
@@ -122,6 +128,7 @@ func New(vendor string, opts ...Option) *Fake {
 		everSecret: map[string]bool{},
 		everPair:   map[Pair]bool{},
 		seenJTI:    map[string]time.Time{},
+		appPrefix:  spec.appPrefix,
 	}
 	for _, o := range opts {
 		o(f)
@@ -182,7 +189,7 @@ func (f *Fake) LastForm(endpoint string) url.Values {
 // APIRequest builds a request to an authenticated API of the vendor, which
 // answers 200 only for a live token presented the vendor's way.
 func (f *Fake) APIRequest(baseURL, authorization string) (*http.Request, error) {
-	req, err := http.NewRequest(f.spec.apiMethod, strings.TrimRight(baseURL, "/")+f.spec.apiPath, nil)
+	req, err := http.NewRequest(f.spec.apiMethod, strings.TrimRight(baseURL, "/")+f.appPrefix+f.spec.apiPath, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -469,6 +469,72 @@ func TestCyberArkPAMWire(t *testing.T) {
 	})
 }
 
+// A PVWA installed under another application name serves the same API
+// under that name, and the web server answers the default path with its
+// own 404 page: PVWA never sees the request.
+func TestCyberArkPAMRenamedApplicationWire(t *testing.T) {
+	srv := NewPlainServer("cyberark-pam", WithPVWAAppName("CustomVault"),
+		WithAccount(Account{ID: "svc", Secret: wireSecret}),
+		WithAccount(Account{ID: "plain", Secret: "Plain-secret-1"}),
+		WithAccount(Account{ID: "admin", Secret: "Admin-secret-1", Admin: true}))
+	defer srv.Close()
+	f := srv.Fake
+	logon := func() wireReq {
+		return jsonReq(http.MethodPost, "/CustomVault/API/Auth/CyberArk/Logon", "", jsonText(map[string]any{"username": "svc", "password": wireSecret}))
+	}
+	users := func() wireReq {
+		return wireReq{method: http.MethodGet, path: "/CustomVault/API/Users", header: http.Header{"Authorization": {bearer(f, "svc")}}}
+	}
+	reset := func() wireReq {
+		a, _ := f.Account("plain")
+		return jsonReq(http.MethodPost, "/CustomVault/API/Users/"+a.UUID+"/ResetPassword", bearer(f, "admin"),
+			jsonText(map[string]string{"NewPassword": "New-pass-" + randomHex(4)}))
+	}
+	atDefault := func(valid func() wireReq) func() wireReq {
+		return func() wireReq {
+			r := valid()
+			return r.withPath("/PasswordVault" + strings.TrimPrefix(r.path, "/CustomVault"))
+		}
+	}
+	runWire(t, srv, []endpointCases{
+		{"token", logon, 200, []wireCase{
+			{"default application path", atDefault(logon), 404, "404 - File or directory not found."},
+			{"wrong password", func() wireReq { return logon().withBody(jsonText(map[string]any{"username": "svc", "password": "x"})) }, 403, "ITATS004E"},
+		}},
+		{"api", users, 200, []wireCase{{"default application path", atDefault(users), 404, "404 - File or directory not found."}}},
+		{"rotate", reset, 200, []wireCase{{"default application path", atDefault(reset), 404, "404 - File or directory not found."}}},
+	})
+	// The refusals at the default path reached no PVWA endpoint.
+	if n := srv.Calls("token"); n != 2 {
+		t.Fatalf("logon endpoint reached %d times, want 2", n)
+	}
+	// The fake's authenticated API is under the renamed application too.
+	tok, _ := f.issue("svc")
+	if status, err := srv.CallAPI(tok); err != nil || status != 200 {
+		t.Fatalf("CallAPI under CustomVault: %d %v", status, err)
+	}
+	if m, p := APIEndpoint("cyberark-pam"); m != http.MethodGet || p != "/PasswordVault/API/Users" {
+		t.Fatalf("APIEndpoint of the default fake: %s %s", m, p)
+	}
+}
+
+func TestWithPVWAAppNameRefusesWhatIsNoPVWA(t *testing.T) {
+	for name, build := range map[string]func(){
+		"another vendor": func() { New("cyral", WithPVWAAppName("CustomVault")) },
+		"a path":         func() { WithPVWAAppName("a/b") },
+		"empty":          func() { WithPVWAAppName("") },
+	} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("%s: no panic", name)
+				}
+			}()
+			build()
+		}()
+	}
+}
+
 func TestPrivXWire(t *testing.T) {
 	const oid, osecret = "privx-external", "oauth %sec#ret:x"
 	acct := func(id, secret string, admin bool) Account {

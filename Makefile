@@ -2,11 +2,17 @@
 #   make dev    Vault dev server + vendor-sim + plugin + demo roles (Ctrl-C stops all)
 #   make test   unit tests (race) and acceptance tests against a real Vault
 #               and a 3-node Raft cluster
+#   make release VERSION=vX.Y.Z   plugin binaries and SHA256SUMS in dist/
+#
+# VAULT_VERSION=v1.20.4 (make test, dev, cluster, test-ha, bench) runs that Vault
+# instead of the one scripts/vaultbin pins; see scripts/vault.sh.
 
 VERSION ?= v0.1.0
 MODULE  := github.com/vendortoken/vault-plugin-secrets-vendor
 LDFLAGS := -s -w -X $(MODULE).Version=$(VERSION)
 BIN     := bin
+
+export VAULT_VERSION
 
 .PHONY: all build sim test unit acceptance test-ha cluster fmt vet dev bench fuzz clean
 

@@ -2,20 +2,26 @@
 #   make dev    Vault dev server + vendor-sim + plugin + demo roles (Ctrl-C stops all)
 #   make test   unit tests (race) and acceptance tests against a real Vault
 #               and a 3-node Raft cluster
+#   make release VERSION=vX.Y.Z   plugin binaries and SHA256SUMS in dist/
+#
+# VAULT_VERSION=v1.20.4 (make test, dev, cluster, test-ha, bench) runs that Vault
+# instead of the one scripts/vaultbin pins; see scripts/vault.sh.
 
 VERSION ?= v0.1.0
 MODULE  := github.com/vendortoken/vault-plugin-secrets-vendor
 LDFLAGS := -s -w -X $(MODULE).Version=$(VERSION)
 BIN     := bin
 
-.PHONY: all build sim test unit acceptance test-ha cluster fmt vet dev bench fuzz clean
+export VAULT_VERSION
+
+.PHONY: all build sim test unit acceptance test-ha cluster fmt vet dev bench fuzz clean release release-check
 
 all: build
 
 build:
 	go build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)/vault-plugin-secrets-vendor ./cmd/vault-plugin-secrets-vendor
 
-test: vet unit acceptance
+test: vet unit release-check acceptance
 
 unit:
 	go test -race -count=1 ./...
@@ -59,5 +65,15 @@ fuzz:
 dev: build
 	VERSION=$(VERSION) scripts/dev.sh
 
+# Release binaries for linux and darwin, amd64 and arm64, and SHA256SUMS, in a
+# fresh dist/. VERSION must be given (vX.Y.Z), not the default above.
+release:
+	@if [ "$(origin VERSION)" = "file" ]; then echo "make release: give the version, e.g. make release VERSION=v0.1.0" >&2; exit 2; fi
+	scripts/release.sh "$(VERSION)"
+
+# The release build is reproducible: one platform built twice, compared.
+release-check:
+	scripts/release.sh -check
+
 clean:
-	rm -rf $(BIN)
+	rm -rf $(BIN) dist dist.tmp

@@ -3,7 +3,13 @@
 # version, vendor-sim serving every vendor over TLS, one demo role per vendor,
 # and a token read for each. Runs until Ctrl-C, then stops everything.
 #   VAULT_DEV_PORT  Vault's port (default 8200)
-#   DEV_ONESHOT=1   stop after the demo instead of waiting (used by the tests)
+#   VAULT_VERSION   which Vault to run (scripts/vault.sh)
+#   DEV_ONESHOT=1   stop after the demo instead of waiting (used by the tests);
+#                   before stopping, run the printed "in another shell" commands
+#                   in a clean shell and fail if one fails
+#
+# bin/vault is made a link to the Vault it runs, so that the printed commands
+# find it after the printed `export PATH=...` line.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 version="${VERSION:-v0.1.0}"
@@ -17,6 +23,12 @@ fi
 
 vault_bin="$(scripts/vault.sh)"
 [ -x bin/vault-plugin-secrets-vendor ] || { echo "dev.sh: run 'make dev' (it builds the plugin first)" >&2; exit 1; }
+# bin/vault: the Vault this runs, for the commands printed below. When
+# vault.sh found bin/vault itself on PATH it is already that.
+vault_real="$(readlink -f "$vault_bin")"
+if [ "$vault_real" != "$(readlink -f bin/vault 2>/dev/null || true)" ]; then
+  ln -sfn "$vault_real" bin/vault
+fi
 go build -trimpath -o bin/vendor-sim ./cmd/vendor-sim
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/vendor-dev.XXXXXX")"
@@ -68,21 +80,36 @@ for v in $vendors; do
   "$vault_bin" read "$mount/token/demo-$v"
 done
 
+# What a new shell needs, as it will be pasted there.
+try="export PATH=\"$PWD/bin:\$PATH\"
+export VAULT_ADDR=$VAULT_ADDR VAULT_TOKEN=root
+vault read $mount/token/demo-cyral
+vault read -field=authorization $mount/token/demo-cyberark-pam
+vault read $mount/roles/demo-privx
+vault path-help $mount/roles/x"
+
 cat <<TXT
 
 Vault dev server: $VAULT_ADDR (root token: root), plugin $version at $mount/
+Vault binary: $vault_real (linked at bin/vault)
 Vendor simulators:
 $(sed 's/^/  /' "$work/sim.log")
 
 Try, in another shell:
-  export VAULT_ADDR=$VAULT_ADDR VAULT_TOKEN=root
-  vault read $mount/token/demo-cyral
-  vault read -field=authorization $mount/token/demo-cyberark-pam
-  vault read $mount/roles/demo-privx
-  vault path-help $mount/roles/x
+$(sed 's/^/  /' <<<"$try")
 TXT
 
 if [ -n "${DEV_ONESHOT:-}" ]; then
+  # The printed commands, in a shell with nothing of this one: a bare PATH,
+  # no VAULT_* variables. vault must be found through the printed PATH line.
+  if ! env -i HOME="$HOME" PATH=/usr/bin:/bin bash -euo pipefail -c "$try
+[ \"\$(command -v vault)\" = \"$PWD/bin/vault\" ] || { echo \"vault found at \$(command -v vault), not $PWD/bin/vault\" >&2; exit 1; }" >"$work/try.log" 2>&1; then
+    cat "$work/try.log" >&2
+    echo "dev.sh: the printed commands failed in a new shell" >&2
+    exit 1
+  fi
+  echo
+  echo "dev.sh: the printed commands work in a new shell"
   exit 0
 fi
 echo

@@ -1,20 +1,63 @@
 #!/usr/bin/env bash
-# Prints the path of a `vault` binary: the one on PATH if there is one, else
-# one built from Vault's Go module (scripts/vaultbin) into the user cache,
-# keyed by Vault version and by the tool module's contents, so later runs and
-# fresh clones reuse it. A first build takes 8-15 minutes on 2 cores and
-# downloads about 4 GB of modules into the Go module cache.
+# Prints the path of a `vault` binary for the tests, make dev and make cluster.
+#
+#   VAULT_VERSION      which Vault, e.g. v1.20.4. Unset: the version that
+#                      scripts/vaultbin/go.mod requires. Another version is
+#                      built from scripts/vaultbin-<version>/; a version with no
+#                      such directory is refused, listing the ones there are.
+#   VAULT_FROM_SOURCE  set: never use a `vault` found on PATH.
+#
+# A `vault` on PATH is used when VAULT_VERSION is unset, or when it reports
+# that version. Otherwise Vault is built from its Go module into the user
+# cache, one directory per Vault version, and rebuilt only when the tool
+# module's files change, so later runs and fresh clones reuse it. A first
+# build takes 8-15 minutes on 2 cores and downloads about 4 GB of modules
+# into the Go module cache.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 
-if [ -z "${VAULT_FROM_SOURCE:-}" ] && command -v vault >/dev/null 2>&1; then
-  command -v vault
-  exit 0
+# The Vault version a tool module's go.mod requires.
+required_version() {
+  awk '$1 == "github.com/hashicorp/vault" || $2 == "github.com/hashicorp/vault" {print $NF}' "$1/go.mod" | head -n1
+}
+
+default_version="$(required_version "$here/vaultbin")"
+[ -n "$default_version" ] || { echo "vault.sh: cannot read Vault's version from $here/vaultbin/go.mod" >&2; exit 1; }
+
+want="${VAULT_VERSION:-}"
+if [ -z "$want" ] || [ "$want" = "$default_version" ]; then
+  mod="$here/vaultbin"
+else
+  mod="$here/vaultbin-$want"
+  if [ ! -f "$mod/go.mod" ]; then
+    known="$default_version"
+    for d in "$here"/vaultbin-*/; do
+      [ -f "$d/go.mod" ] && known="$known $(basename "$d" | sed 's/^vaultbin-//')"
+    done
+    echo "vault.sh: no Vault $want here; VAULT_VERSION may be one of: $known" >&2
+    echo "vault.sh: (another version needs a tool module at scripts/vaultbin-<version>/, made like scripts/vaultbin/)" >&2
+    exit 1
+  fi
+fi
+version="$(required_version "$mod")"
+[ -n "$version" ] || { echo "vault.sh: cannot read Vault's version from $mod/go.mod" >&2; exit 1; }
+if [ -n "$want" ] && [ "$version" != "$want" ]; then
+  echo "vault.sh: $mod/go.mod requires Vault $version, not $want" >&2
+  exit 1
 fi
 
-mod="$here/vaultbin"
-version="$(awk '$1 == "github.com/hashicorp/vault" || $2 == "github.com/hashicorp/vault" {print $NF}' "$mod/go.mod" | head -n1)"
-[ -n "$version" ] || { echo "vault.sh: cannot read Vault's version from $mod/go.mod" >&2; exit 1; }
+if [ -z "${VAULT_FROM_SOURCE:-}" ] && path_vault="$(command -v vault 2>/dev/null)"; then
+  if [ -z "$want" ]; then
+    echo "$path_vault"
+    exit 0
+  fi
+  # `vault version` prints "Vault v1.21.0, built ..." (or "Vault v1.21.0 (<commit>), built ...").
+  if [ "$("$path_vault" version 2>/dev/null | awk '{sub(/,$/, "", $2); print $2; exit}')" = "$want" ]; then
+    echo "$path_vault"
+    exit 0
+  fi
+fi
+
 stamp="$(cat "$mod/go.mod" "$mod/go.sum" "$mod/main.go" | sha256sum | cut -c1-16)"
 cache="${XDG_CACHE_HOME:-$HOME/.cache}/vault-plugin-secrets-vendor/vault-$version"
 bin="$cache/vault"
@@ -25,7 +68,7 @@ if [ -x "$bin" ] && [ "$(cat "$cache/stamp" 2>/dev/null)" = "$stamp" ]; then
 fi
 
 mkdir -p "$cache"
-echo "vault.sh: building Vault $version from its Go module into $cache" >&2
+echo "vault.sh: building Vault $version from its Go module ($mod) into $cache" >&2
 echo "vault.sh: the first build takes 8-15 minutes and ~4 GB of module downloads; later runs reuse it" >&2
 start=$(date +%s)
 (cd "$mod" && GOFLAGS=-mod=readonly go build -trimpath -ldflags='-s -w' -o "$bin.tmp.$$" .) >&2

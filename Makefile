@@ -2,13 +2,15 @@
 #   make dev    Vault dev server + vendor-sim + plugin + demo roles (Ctrl-C stops all)
 #   make test   unit tests (race) and acceptance tests against a real Vault
 #               and a 3-node Raft cluster
+#   make test-openbao   the same acceptance suite against OpenBao
+#               (BAO_BIN=/path/to/bao, else `bao` on PATH)
 
 VERSION ?= v0.1.0
 MODULE  := github.com/vendortoken/vault-plugin-secrets-vendor
 LDFLAGS := -s -w -X $(MODULE).Version=$(VERSION)
 BIN     := bin
 
-.PHONY: all build sim test unit acceptance test-ha cluster fmt vet dev bench fuzz clean
+.PHONY: all build sim test unit acceptance test-openbao test-ha cluster fmt vet dev bench fuzz clean
 
 all: build
 
@@ -22,6 +24,12 @@ unit:
 
 acceptance: build
 	VERSION=$(VERSION) scripts/acceptance.sh
+
+# The whole acceptance suite (HA, make dev and make cluster one-shots included)
+# against the OpenBao server BAO_BIN names, else `bao` on PATH; fails when
+# there is none.
+test-openbao: build
+	SERVER=openbao BAO_BIN=$(BAO_BIN) VERSION=$(VERSION) scripts/acceptance.sh
 
 # A 3-node Raft cluster with the plugin, vendor-sim and demo roles (Ctrl-C stops it).
 cluster: build

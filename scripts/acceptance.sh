@@ -9,12 +9,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 version="${VERSION:-v0.1.0}"
 server="${SERVER:-vault}"
+name=Vault
 
 case "$server" in
 vault)
   vault_bin="$(scripts/vault.sh)"
   ;;
 openbao)
+  name=OpenBao
   vault_bin="${BAO_BIN:-$(command -v bao || true)}"
   if [ -z "$vault_bin" ]; then
     echo "acceptance.sh: no OpenBao server: set BAO_BIN=/path/to/bao or put \`bao\` on PATH" >&2
@@ -61,10 +63,10 @@ dev_out="$(VAULT_BIN="$vault_bin" VAULT_DEV_PORT="$port" DEV_ONESHOT=1 VERSION="
 for v in cyral cyberark cyberark-pam privx incydr oauth2; do
   grep -q "vendor             $v" <<<"$dev_out" || { echo "$dev_out" >&2; echo "make dev printed no token for $v" >&2; exit 1; }
 done
-echo "--- PASS: make dev (one-shot): Vault dev server, vendor-sim, 6 demo roles, 6 token reads, clean stop"
+echo "--- PASS: make dev (one-shot): $name dev server, vendor-sim, 6 demo roles, 6 token reads, clean stop"
 
 # make cluster, once through: three Raft nodes up, a read through each, all stopped.
 cluster_out="$(go run ./scripts/cluster -oneshot 2>&1)" || { echo "$cluster_out" >&2; echo "make cluster failed" >&2; exit 1; }
 [ "$(grep -c '^node[123] .*token read' <<<"$cluster_out")" = 3 ] || { echo "$cluster_out" >&2; echo "make cluster read no token through every node" >&2; exit 1; }
 if pgrep -f "vendor-cluster-" >/dev/null; then echo "make cluster left processes running" >&2; exit 1; fi
-echo "--- PASS: make cluster (one-shot): 3 Raft nodes, demo roles through a standby, a token read through each node, clean stop"
+echo "--- PASS: make cluster (one-shot): 3 $name Raft nodes, demo roles through a standby, a token read through each node, clean stop"

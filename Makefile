@@ -2,9 +2,11 @@
 #   make dev    Vault dev server + vendor-sim + plugin + demo roles (Ctrl-C stops all)
 #   make test   unit tests (race) and acceptance tests against a real Vault
 #               and a 3-node Raft cluster
+#   make test-openbao   the same acceptance suite against OpenBao
+#               (BAO_BIN=/path/to/bao, else `bao` on PATH)
 #   make release VERSION=vX.Y.Z   plugin binaries and SHA256SUMS in dist/
 #
-# VAULT_VERSION=v1.20.4 (make test, dev, cluster, test-ha, bench) runs that Vault
+# VAULT_VERSION=v1.19.0 (make test, dev, cluster, test-ha, bench) runs that Vault
 # instead of the one scripts/vaultbin pins; see scripts/vault.sh.
 
 VERSION ?= v0.1.0
@@ -14,7 +16,7 @@ BIN     := bin
 
 export VAULT_VERSION
 
-.PHONY: all build sim test unit acceptance test-ha cluster fmt vet dev bench fuzz clean release release-check
+.PHONY: all build sim test unit acceptance test-openbao test-ha cluster fmt vet dev bench fuzz clean release release-check
 
 all: build
 
@@ -28,6 +30,12 @@ unit:
 
 acceptance: build
 	VERSION=$(VERSION) scripts/acceptance.sh
+
+# The whole acceptance suite (HA, make dev and make cluster one-shots included)
+# against the OpenBao server BAO_BIN names, else `bao` on PATH; fails when
+# there is none.
+test-openbao: build
+	SERVER=openbao BAO_BIN=$(BAO_BIN) VERSION=$(VERSION) scripts/acceptance.sh
 
 # A 3-node Raft cluster with the plugin, vendor-sim and demo roles (Ctrl-C stops it).
 cluster: build

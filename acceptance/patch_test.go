@@ -64,19 +64,27 @@ func TestCLIPatchUpdatesOneField(t *testing.T) {
 		t.Fatalf("patching another vendor's field: want a refusal naming audience, got %v %s%s", err, out, stderr)
 	}
 
+	// The plugin's own OpenAPI document (the mount's help) lists patch.
+	help, err := w.vault.Client().Logical().ReadWithData(mount+"/roles/patched", map[string][]string{"help": {"1"}})
+	if err != nil || help == nil {
+		t.Fatalf("help of roles/patched: %v", err)
+	}
+	if ops := openAPIOps(t, help.Data["openapi"], "/roles/{name}"); !ops["patch"] || !ops["post"] {
+		t.Errorf("the plugin's OpenAPI lists no patch operation on roles/{name}: %v", ops)
+	}
+	// So does the server's whole document, which merges every mount's. OpenBao
+	// 2.5.5 drops patch operations when it merges (openbao/openbao#3289 adds
+	// them), so there the path is checked without it.
 	secret, err := w.vault.Client().Logical().Read("sys/internal/specs/openapi")
 	if err != nil {
 		t.Fatal(err)
 	}
-	raw, _ := json.Marshal(secret.Data)
-	var doc struct {
-		Paths map[string]map[string]json.RawMessage `json:"paths"`
+	ops := openAPIOps(t, secret.Data, "/"+mount+"/roles/{name}")
+	if !ops["post"] || !ops["get"] || !ops["delete"] {
+		t.Errorf("the server's OpenAPI lacks roles/{name}'s operations: %v", ops)
 	}
-	if err := json.Unmarshal(raw, &doc); err != nil {
-		t.Fatal(err)
-	}
-	if _, ok := doc.Paths["/"+mount+"/roles/{name}"]["patch"]; !ok {
-		t.Errorf("OpenAPI lists no patch operation on roles/{name}: %v", keys(doc.Paths["/"+mount+"/roles/{name}"]))
+	if !ops["patch"] && !w.env.OpenBao {
+		t.Errorf("the server's OpenAPI lists no patch operation on roles/{name}: %v", ops)
 	}
 	w.cli(t, "delete", mount+"/roles/patched")
 }
@@ -90,10 +98,20 @@ func mustJSON(t *testing.T, v any) string {
 	return string(b)
 }
 
-func keys(m map[string]json.RawMessage) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
+// openAPIOps returns the keys (operations and the rest) of path in an
+// OpenAPI document.
+func openAPIOps(t *testing.T, doc any, path string) map[string]bool {
+	t.Helper()
+	raw, _ := json.Marshal(doc)
+	var d struct {
+		Paths map[string]map[string]json.RawMessage `json:"paths"`
+	}
+	if err := json.Unmarshal(raw, &d); err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]bool{}
+	for k := range d.Paths[path] {
+		out[k] = true
 	}
 	return out
 }

@@ -21,7 +21,8 @@ if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
   exit 1
 fi
 
-vault_bin="$(scripts/vault.sh)"
+# VAULT_BIN: a server binary to use instead (the acceptance run's, e.g. OpenBao's).
+vault_bin="${VAULT_BIN:-$(scripts/vault.sh)}"
 [ -x bin/vault-plugin-secrets-vendor ] || { echo "dev.sh: run 'make dev' (it builds the plugin first)" >&2; exit 1; }
 # bin/vault: the Vault this runs, for the commands printed below. When
 # vault.sh found bin/vault itself on PATH it is already that.

@@ -88,7 +88,31 @@ log_level        = "debug"
 	leader.MustCLI("plugin", "register", "-sha256="+sha256File(t, env.Plugin), "-version="+env.Version,
 		"-command=vault-plugin-secrets-vendor", "secret", "vault-plugin-secrets-vendor")
 	leader.MustCLI("secrets", "enable", "-path="+mount, "-plugin-version="+env.Version, "vault-plugin-secrets-vendor")
+	for _, s := range c.Nodes {
+		c.waitMount(s, mount, 30*time.Second)
+	}
 	return c
+}
+
+// waitMount waits until node s has mount in its own mount table. A Vault
+// standby forwards every request to the active node, but an OpenBao standby
+// (2.5 and later) serves reads itself and routes by its own mount table,
+// which replicates a moment after `secrets enable` returns: until then a
+// request there for the new mount is a 404.
+func (c *Cluster) waitMount(s *Server, mount string, timeout time.Duration) {
+	c.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		// The plugin's own help path: answered by the node's router, so it
+		// 404s until that node has mounted the plugin.
+		if sec, err := s.Client().Logical().ReadWithData(mount+"/roles", map[string][]string{"help": {"1"}}); err == nil && sec != nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("node %s has no %s/ mount %s after it was enabled", s.Addr, mount, timeout)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 // Alive lists the nodes whose process runs.

@@ -42,7 +42,12 @@ type TB interface {
 
 // Env holds the binaries, from the environment the Makefile sets.
 type Env struct {
+	// Vault is the server binary: a Vault, or an OpenBao (make test-openbao).
 	Vault, Plugin, Sim, Version string
+	// OpenBao is true when Vault is an OpenBao server, as its `version`
+	// output says; the harness then sets what OpenBao needs (see
+	// serverConfig and Cluster.waitMount).
+	OpenBao bool
 }
 
 // EnvFromOS reads VAULT_BIN, PLUGIN_BIN, SIM_BIN and PLUGIN_VERSION and fails
@@ -60,7 +65,37 @@ func EnvFromOS(t TB) Env {
 			t.Fatalf("missing binary: %v", err)
 		}
 	}
+	out, err := exec.Command(e.Vault, "version").Output()
+	if err != nil {
+		t.Fatalf("%s version: %v", e.Vault, err)
+	}
+	switch {
+	case strings.HasPrefix(string(out), "OpenBao "):
+		e.OpenBao = true
+	case strings.HasPrefix(string(out), "Vault "):
+	default:
+		t.Fatalf("%s is neither Vault nor OpenBao: its version says %q", e.Vault, out)
+	}
 	return e
+}
+
+// serverConfig is what every server's configuration file adds for this
+// server kind. OpenBao refuses to enable an audit device through the API
+// unless its configuration allows it; the acceptance tests audit through
+// the API as an operator of Vault does.
+func (e Env) serverConfig() string {
+	if e.OpenBao {
+		return "unsafe_allow_api_audit_creation = true\n"
+	}
+	return ""
+}
+
+// Name is the server's product name, for messages.
+func (e Env) Name() string {
+	if e.OpenBao {
+		return "OpenBao"
+	}
+	return "Vault"
 }
 
 // ChildAttr starts a child in its own process group (so a kill reaches its
@@ -161,7 +196,7 @@ plugin_directory = %q
 api_addr         = %q
 disable_mlock    = true
 log_level        = "trace"
-`, filepath.Join(dir, "data"), port, plugins, s.Addr)
+%s`, filepath.Join(dir, "data"), port, plugins, s.Addr, env.serverConfig())
 	if err := os.WriteFile(filepath.Join(dir, "vault.hcl"), []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -363,7 +398,9 @@ func (s *Server) CLI(args ...string) (stdout, stderr string, err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, s.env.Vault, args...)
-	cmd.Env = append(os.Environ(), "VAULT_ADDR="+s.Addr, "VAULT_TOKEN="+s.Token, "VAULT_FORMAT=", "VAULT_NAMESPACE=")
+	// OpenBao's CLI reads BAO_* first and VAULT_* when those are unset: set both.
+	cmd.Env = append(os.Environ(), "VAULT_ADDR="+s.Addr, "VAULT_TOKEN="+s.Token, "VAULT_FORMAT=", "VAULT_NAMESPACE=",
+		"BAO_ADDR="+s.Addr, "BAO_TOKEN="+s.Token, "BAO_FORMAT=", "BAO_NAMESPACE=")
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err = cmd.Run()

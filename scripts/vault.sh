@@ -11,7 +11,7 @@
 # that version. Otherwise Vault is built from its Go module into the user
 # cache, one directory per Vault version, and rebuilt only when the tool
 # module's files change, so later runs and fresh clones reuse it. A first
-# build takes 8-15 minutes on 2 cores and downloads about 4 GB of modules
+# build takes 12-18 minutes on 2 cores and downloads about 4 GB of modules
 # into the Go module cache.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -69,7 +69,7 @@ fi
 
 mkdir -p "$cache"
 echo "vault.sh: building Vault $version from its Go module ($mod) into $cache" >&2
-echo "vault.sh: the first build takes 8-15 minutes and ~4 GB of module downloads; later runs reuse it" >&2
+echo "vault.sh: the first build takes 12-18 minutes and ~4 GB of module downloads; later runs reuse it" >&2
 start=$(date +%s)
 (cd "$mod" && GOFLAGS=-mod=readonly go build -trimpath -ldflags='-s -w' -o "$bin.tmp.$$" .) >&2
 mv -f "$bin.tmp.$$" "$bin"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Prints the path of a `vault` binary for the tests, make dev and make cluster.
 #
-#   VAULT_VERSION      which Vault, e.g. v1.20.4. Unset: the version that
+#   VAULT_VERSION      which Vault, e.g. v1.19.0. Unset: the version that
 #                      scripts/vaultbin/go.mod requires. Another version is
 #                      built from scripts/vaultbin-<version>/; a version with no
 #                      such directory is refused, listing the ones there are.

@@ -1,6 +1,10 @@
 package client_test
 
 import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -45,5 +49,31 @@ func TestReview15PrivateKeyRefusesTextAroundTheBlock(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// Review 15: the assertion is a bearer credential for up to five minutes
+// (any scope the client may have, not only the role's). Its header is
+// fixed and public, so an echo of the rest (payload.signature, as a server
+// quoting "the JWT body" does) is the whole assertion; redaction only
+// matches runs from the start of a secret, so that echo reaches the error.
+func TestReview15ErrorsHoldNoAssertionWithoutItsHeader(t *testing.T) {
+	k := testKeys(t)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.ParseForm()
+		a := r.PostForm.Get("client_assertion")
+		_, rest, _ := strings.Cut(a, ".")
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusBadRequest)
+		fmt.Fprintf(w, `{"error":"invalid_client","error_description":"bad assertion %s"}`, rest)
+	}))
+	t.Cleanup(srv.Close)
+	v, _ := client.Lookup("oauth2")
+	_, err := v.Token(context.Background(), jwtHTTP(t, 0), jwtCreds(srv.URL+"/token", "svc", pkcs8(t, k.ec), ""))
+	if err == nil {
+		t.Fatal("a 400 was taken for a token")
+	}
+	if i := strings.Index(err.Error(), "bad assertion "); i >= 0 && strings.Count(err.Error()[i:], ".") >= 1 && strings.Contains(err.Error()[i:], "eyJ") {
+		t.Fatalf("the error quotes the assertion's payload and signature: %v", err)
 	}
 }

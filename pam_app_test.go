@@ -83,7 +83,7 @@ func TestPAMDefaultApplicationNameOnARenamedSiteIsAClearError(t *testing.T) {
 		t.Fatalf("the logon endpoint under CustomVault was called %d times", srv.Calls("token"))
 	}
 
-	h.ok(logical.UpdateOperation, "roles/p", map[string]any{"pvwa_app_name": "CustomVault"})
+	h.ok(logical.UpdateOperation, "roles/p", map[string]any{"pvwa_app_name": "CustomVault", "verify": true})
 	data := h.ok(logical.ReadOperation, "token/p", nil)
 	if status, err := srv.CallAPI(data["authorization"].(string)); err != nil || status != 200 {
 		t.Fatalf("the vendor refused the token: %d %v", status, err)

@@ -51,11 +51,20 @@ func checkSameAccount(before, role *roleEntry, given func(field string) bool, ve
 		if f.PairedSecret == "" || given(f.PairedSecret) {
 			continue
 		}
-		if !sameValue(before.Fields[f.Name], role.Fields[f.Name]) {
+		if !sameValue(orDefault(f, before.Fields[f.Name]), orDefault(f, role.Fields[f.Name])) {
 			return accountChangeError([]string{f.Name}, f.PairedSecret)
 		}
 	}
 	return nil
+}
+
+// orDefault is a field's value, or its default when unset or empty: naming
+// the default changes nothing.
+func orDefault(f client.Field, v any) any {
+	if s, _ := v.(string); s == "" && f.Default != "" {
+		return f.Default
+	}
+	return v
 }
 
 func accountChangeError(changed []string, secret string) error {

@@ -1,6 +1,7 @@
 package client
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -10,6 +11,7 @@ import (
 	"encoding/hex"
 	"encoding/pem"
 	"errors"
+	"strings"
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
@@ -42,12 +44,18 @@ func errKey(why string) error { return errors.New(why) }
 // returns it with the JWS algorithm it signs with. Its errors name the
 // problem, never the key's content.
 func parsePrivateKey(text string) (crypto.Signer, jose.SignatureAlgorithm, error) {
-	block, rest := pem.Decode([]byte(text))
+	// pem.Decode skips whatever precedes the block; nothing but white
+	// space may come before or after it.
+	trimmed := strings.TrimSpace(text)
+	block, rest := pem.Decode([]byte(trimmed))
 	if block == nil {
 		return nil, "", errKey("is not a PEM private key (want -----BEGIN PRIVATE KEY-----, RSA PRIVATE KEY or EC PRIVATE KEY)")
 	}
 	if next, _ := pem.Decode(rest); next != nil {
 		return nil, "", errKey("holds more than one PEM block; give the private key only")
+	}
+	if !strings.HasPrefix(trimmed, "-----BEGIN ") || len(bytes.TrimSpace(rest)) > 0 {
+		return nil, "", errKey("holds text before or after the PEM block; give the private key only")
 	}
 	if len(block.Headers) > 0 {
 		return nil, "", errKey("is an encrypted or annotated PEM block; give an unencrypted private key")

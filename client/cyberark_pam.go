@@ -65,7 +65,8 @@ func (cyberarkPAM) Fields() []Field {
 		}},
 		{Name: FieldAuthMethod, Kind: KindLowerString, Default: PAMDefaultAuthMethod, Allowed: methods,
 			Description: "PVWA logon method: cyberark (default), ldap, radius or windows."},
-		{Name: FieldPVWAAppName, Kind: KindString, Default: PAMDefaultAppName, Check: checkPAMAppName,
+		// The application is part of the address the password goes to.
+		{Name: FieldPVWAAppName, Kind: KindString, Default: PAMDefaultAppName, Check: checkPAMAppName, PairedSecret: FieldClientSecret,
 			Description: "The name of the PVWA web application, the path segment after the address in https://pvwa.example.com/PasswordVault/API/...: set it where the site installed PVWA under another name."},
 	}
 }

@@ -242,9 +242,10 @@ type request struct {
 	// fresh, when set, makes the body anew for every attempt, in place of
 	// body: a signed assertion is good for one use, and a retry that sent
 	// it again would be refused as a replay. It returns the credential the
-	// body carries, kept out of errors like the other secrets. Every body
-	// it makes must be of the same length (Content-Length is set once).
-	fresh func() (body []byte, credential string, err error)
+	// body carries, in every form that is secret, kept out of errors like
+	// the other secrets. Every body it makes must be of the same length
+	// (Content-Length is set once).
+	fresh func() (body []byte, credential []string, err error)
 }
 
 // do performs r and returns the body of a 2xx answer. Anything else comes
@@ -304,7 +305,7 @@ func (h *HTTP) do(ctx context.Context, r request) ([]byte, error) {
 			if err != nil {
 				return nil, err
 			}
-			r.secrets = append(r.secrets[:len(r.secrets):len(r.secrets)], credential)
+			r.secrets = append(r.secrets[:len(r.secrets):len(r.secrets)], credential...)
 			return bytes.NewReader(b), nil
 		})
 	}

@@ -169,14 +169,17 @@ func (v oauth2) assertionToken(ctx context.Context, h *HTTP, c Creds, form url.V
 	data, err := h.do(ctx, request{
 		vendor: v.Name(), op: "token", method: http.MethodPost,
 		url: c.BaseURL, header: hdr, secrets: c.Secrets(), logon: true,
-		fresh: func() ([]byte, string, error) {
+		fresh: func() ([]byte, []string, error) {
 			jws, err := s.assertion()
 			if err != nil {
-				return nil, "", err
+				return nil, nil, err
 			}
 			f := maps.Clone(form)
 			f.Set("client_assertion", jws)
-			return []byte(f.Encode()), jws, nil
+			// The header is fixed and public: what follows it is the
+			// assertion too, as an echo that leaves the header out shows.
+			_, claimsAndSig, _ := strings.Cut(jws, ".")
+			return []byte(f.Encode()), []string{jws, claimsAndSig}, nil
 		},
 	})
 	if err != nil {

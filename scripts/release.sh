@@ -14,7 +14,8 @@
 # Same source and same Go toolchain give the same bytes: CGO off, -trimpath (no
 # local paths), an empty build id, no VCS stamp (a copy of the source without
 # .git builds the same binary), and the Go environment knobs that change code
-# generation pinned to their defaults. `go version -m <binary>` shows the Go
+# generation (GOFLAGS, GOAMD64, GOARM64, GOFIPS140, GOEXPERIMENT) pinned to
+# their defaults, whether they come from the shell or the go env file. `go version -m <binary>` shows the Go
 # version and flags a binary was built with.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,10 +24,19 @@ name=vault-plugin-secrets-vendor
 platforms="linux/amd64 linux/arm64 darwin/amd64 darwin/arm64"
 
 # build <dir> <version> <goos> <goarch> <out>
+# GOFLAGS is set, not emptied: the go command reads an empty one from the
+# user's go env file (`go env -w`, GOENV). -buildvcs=false is passed anyway.
 build() {
-  (cd "$1" && env -u GOEXPERIMENT CGO_ENABLED=0 GOOS="$3" GOARCH="$4" GOAMD64=v1 GOARM64=v8.0 GOFLAGS= \
+  (cd "$1" && env -u GOEXPERIMENT CGO_ENABLED=0 GOOS="$3" GOARCH="$4" GOAMD64=v1 GOARM64=v8.0 GOFIPS140=off GOFLAGS=-buildvcs=false \
     go build -trimpath -buildvcs=false -ldflags "-s -w -buildid= -X $module.Version=$2" -o "$5" "./cmd/$name")
 }
+
+# An unset GOEXPERIMENT is read from the go env file too, and has no neutral
+# value to set instead: refuse to build with one set there.
+if [ -n "$(env -u GOEXPERIMENT go env GOEXPERIMENT)" ]; then
+  echo "release.sh: the go env file ($(go env GOENV)) sets GOEXPERIMENT, which changes the release bytes; unset it (go env -u GOEXPERIMENT)" >&2
+  exit 2
+fi
 
 sha256() {
   if command -v sha256sum >/dev/null 2>&1; then sha256sum "$@"; else shasum -a 256 "$@"; fi

@@ -8,7 +8,8 @@
 #   VAULT_FROM_SOURCE  set: never use a `vault` found on PATH.
 #
 # A `vault` on PATH is used when VAULT_VERSION is unset, or when it reports
-# that version. Otherwise Vault is built from its Go module into the user
+# that version; never the project's own bin/vault (make dev's link to the
+# server it last ran) nor one that does not say it is Vault (OpenBao). Otherwise Vault is built from its Go module into the user
 # cache, one directory per Vault version, and rebuilt only when the tool
 # module's files change, so later runs and fresh clones reuse it. A first
 # build takes 12-18 minutes on 2 cores and downloads about 4 GB of modules
@@ -46,16 +47,21 @@ if [ -n "$want" ] && [ "$version" != "$want" ]; then
   exit 1
 fi
 
-if [ -z "${VAULT_FROM_SOURCE:-}" ] && path_vault="$(command -v vault 2>/dev/null)"; then
-  if [ -z "$want" ]; then
-    echo "$path_vault"
-    exit 0
-  fi
-  # `vault version` prints "Vault v1.21.0, built ..." (or "Vault v1.21.0 (<commit>), built ...").
-  if [ "$("$path_vault" version 2>/dev/null | awk '{sub(/,$/, "", $2); print $2; exit}')" = "$want" ]; then
-    echo "$path_vault"
-    exit 0
-  fi
+# make dev links bin/vault to the server it last ran (OpenBao under make
+# test-openbao, another Vault under VAULT_VERSION) and prints a PATH line
+# that finds it: that link is never taken, nor a `vault` that is not Vault.
+own_bin="$(cd "$here/../bin" 2>/dev/null && pwd -P || true)"
+if [ -z "${VAULT_FROM_SOURCE:-}" ]; then
+  while IFS= read -r path_vault; do
+    [ -n "$own_bin" ] && [ "$(cd "$(dirname "$path_vault")" && pwd -P)" = "$own_bin" ] && continue
+    # `vault version` prints "Vault v1.21.0, built ..." (or "Vault v1.21.0 (<commit>), built ...").
+    got="$("$path_vault" version 2>/dev/null | awk 'NR == 1 && $1 == "Vault" {sub(/,$/, "", $2); print $2}')"
+    [ -n "$got" ] || continue
+    if [ -z "$want" ] || [ "$got" = "$want" ]; then
+      echo "$path_vault"
+      exit 0
+    fi
+  done < <(type -aP vault || true)
 fi
 
 stamp="$(cat "$mod/go.mod" "$mod/go.sum" "$mod/main.go" | sha256sum | cut -c1-16)"

@@ -22,7 +22,7 @@ import (
 // checks it: the signature with the public key the client registered
 // (RS256 or ES256 only), iss and sub the client, aud this token endpoint,
 // a jti never seen before, an exp in the future and no more than
-// MaxAssertionLifetime after iat, an iat not in the future. A client
+// MaxAssertionLifetime after iat, an iat and any nbf not in the future. A client
 // registered with a public key authenticates no other way.
 
 // ClientAssertionType is RFC 7523's client_assertion_type.
@@ -111,6 +111,8 @@ func (f *Fake) assertionClient(r *http.Request, form url.Values) (a *Account, de
 		return nil, "client authentication failed", "assertion expired"
 	case c.IssuedAt.Time().After(now.Add(assertionSkew)):
 		return nil, "client authentication failed", "assertion issued in the future"
+	case c.NotBefore != nil && c.NotBefore.Time().After(now.Add(assertionSkew)):
+		return nil, "client authentication failed", "assertion not valid yet (nbf)"
 	case c.Expiry.Time().Sub(c.IssuedAt.Time()) > MaxAssertionLifetime:
 		return nil, "client authentication failed", "assertion lives longer than " + MaxAssertionLifetime.String()
 	case c.ID == "":

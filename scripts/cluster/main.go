@@ -12,6 +12,9 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
+
+	"github.com/hashicorp/vault/api"
 
 	"github.com/vendortoken/vault-plugin-secrets-vendor/internal/testvault"
 )
@@ -43,7 +46,16 @@ func main() {
 		if n == leader {
 			state = "active"
 		}
-		sec, err := n.Client().Logical().Read("vendor/token/demo-cyral")
+		// An OpenBao standby serves reads from its own copy of storage,
+		// which may not have the role written a moment ago: it reads as
+		// missing until the node catches up, so try for a bounded time.
+		var sec *api.Secret
+		var err error
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+			if sec, err = n.Client().Logical().Read("vendor/token/demo-cyral"); (err == nil && sec != nil) || time.Now().After(deadline) {
+				break
+			}
+		}
 		if err != nil || sec == nil {
 			o.Fatalf("token read through node %d: %v", i+1, err)
 		}

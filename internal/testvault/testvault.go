@@ -25,6 +25,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/hashicorp/go-version"
 	"github.com/hashicorp/vault/api"
 
 	"github.com/vendortoken/vault-plugin-secrets-vendor/client/vendortest"
@@ -48,6 +49,19 @@ type Env struct {
 	// output says; the harness then sets what OpenBao needs (see
 	// serverConfig and Cluster.waitMount).
 	OpenBao bool
+	// ServerVersion is the server's own version, as `version` prints it
+	// (v1.21.0), for what differs between its releases.
+	ServerVersion string
+}
+
+// VaultAtLeast reports whether the server is a Vault of version v or later.
+func (e Env) VaultAtLeast(v string) bool {
+	if e.OpenBao {
+		return false
+	}
+	have, err1 := version.NewVersion(e.ServerVersion)
+	want, err2 := version.NewVersion(v)
+	return err1 == nil && err2 == nil && have.GreaterThanOrEqual(want)
 }
 
 // EnvFromOS reads VAULT_BIN, PLUGIN_BIN, SIM_BIN and PLUGIN_VERSION and fails
@@ -75,6 +89,9 @@ func EnvFromOS(t TB) Env {
 	case strings.HasPrefix(string(out), "Vault "):
 	default:
 		t.Fatalf("%s is neither Vault nor OpenBao: its version says %q", e.Vault, out)
+	}
+	if f := strings.Fields(string(out)); len(f) > 1 {
+		e.ServerVersion = strings.TrimSuffix(f[1], ",")
 	}
 	return e
 }

@@ -15,3 +15,15 @@ func TestDurTextReadsAsAnOperatorWouldTypeIt(t *testing.T) {
 		}
 	}
 }
+
+// clipText cuts on a character boundary, so a clipped message (and a list
+// cell, which uses it) is still valid UTF-8.
+func TestClipTextNeverSplitsACharacter(t *testing.T) {
+	got := clipText("ab\u00e9\u00e9", 3) // é is two bytes: byte 3 is inside the first
+	if got != "ab…" {
+		t.Fatalf("clipText = %q, want %q", got, "ab…")
+	}
+	if got := clipText("abcdef", 3); got != "abc…" {
+		t.Fatalf("clipText = %q", got)
+	}
+}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"strings"
 	"sync"
-	"unicode/utf8"
 
 	"github.com/hashicorp/vault/sdk/framework"
 	"github.com/hashicorp/vault/sdk/logical"
@@ -81,19 +80,11 @@ func (b *backend) tokenCached(name string) bool {
 
 // oneLine makes a text fit one table cell: whitespace runs (an error
 // joined from several has newlines) become one space, and it is cut at n
-// bytes on a character boundary. The stored errors are already free of
+// bytes (clipText). The stored errors are already free of
 // secrets; this only shortens them.
 func oneLine(s string, n int) string {
 	if s == "" {
 		return ""
 	}
-	s = strings.Join(strings.Fields(s), " ")
-	if len(s) <= n {
-		return s
-	}
-	cut := n
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "…"
+	return clipText(strings.Join(strings.Fields(s), " "), n)
 }

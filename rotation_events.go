@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"unicode/utf8"
 
 	"github.com/hashicorp/vault/sdk/framework"
 	"github.com/hashicorp/vault/sdk/logical"
@@ -85,6 +86,10 @@ func (b *backend) sendEvent(ctx context.Context, typ, name, vendor, trigger, err
 func clipText(s string, n int) string {
 	if len(s) <= n {
 		return s
+	}
+	// Cut on a character boundary: half a character would be invalid text.
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
 	}
 	return s[:n] + "…"
 }

@@ -274,7 +274,7 @@ func (b *backend) HandleRequest(ctx context.Context, req *logical.Request) (*log
 		resp, err = unwrappable(resp, err)
 	}
 	if errors.Is(err, logical.ErrUnsupportedPath) {
-		for _, prefix := range []string{"roles/", "token/", "rotate-role/"} {
+		for _, prefix := range namedPaths {
 			if name, ok := strings.CutPrefix(req.Path, prefix); ok {
 				return nameRefusal(name), nil
 			}
@@ -293,12 +293,19 @@ func (b *backend) HandleExistenceCheck(ctx context.Context, req *logical.Request
 	return b.Backend.HandleExistenceCheck(ctx, req)
 }
 
+// namedPaths are the path prefixes followed by a role's name.
+var namedPaths = []string{"roles/", "token/", "rotate-role/"}
+
 // nameRefusal is the 400 for an empty or invalid role name.
 func nameRefusal(name string) *logical.Response {
+	return logical.ErrorResponse(nameRefusalText(name))
+}
+
+func nameRefusalText(name string) string {
 	if name == "" {
-		return logical.ErrorResponse("name is required: give the role's name after the slash, as in roles/<name>")
+		return "name is required: give the role's name after the slash, as in roles/<name>"
 	}
-	return logical.ErrorResponse(fmt.Sprintf("name %q is not a valid role name: use letters, digits, '-', '_' and '.' (never two dots together), starting and ending with a letter or digit", clipText(name, 100)))
+	return fmt.Sprintf("name %q is not a valid role name: use letters, digits, '-', '_' and '.' (never two dots together), starting and ending with a letter or digit", clipText(name, 100))
 }
 
 // pruneClients forgets the shared HTTP clients that no cached role uses:

@@ -80,7 +80,7 @@ func inputRoutes(paths []*framework.Path) []inputRoute {
 // the framework would answer with its own conversion error (quoting a
 // sensitive value, and naming no accepted form). Empty means none.
 func (b *backend) refuseInput(req *logical.Request) string {
-	for _, prefix := range []string{"roles/", "token/", "rotate-role/"} {
+	for _, prefix := range namedPaths {
 		name, ok := strings.CutPrefix(req.Path, prefix)
 		if !ok {
 			continue
@@ -91,7 +91,7 @@ func (b *backend) refuseInput(req *logical.Request) string {
 		if strings.Contains(name, "..") {
 			// The name pattern takes it, but Vault's storage refuses a
 			// key with ".." in it.
-			return nameRefusal(name).Data["error"].(string)
+			return nameRefusalText(name)
 		}
 	}
 	// The hot token read carries no parameters: nothing below runs for it.
